@@ -1,0 +1,369 @@
+"""The aiohttp transport: one ClientSession, the limiter and pacer, rate-limit gates, retries.
+
+Every GitHub API request of a client goes through :meth:`Session.request`:
+
+1. wait while a rate-limit gate is closed (a secondary limit pauses *everything*;
+   a spent primary budget blocks until ``x-ratelimit-reset``);
+2. take a slot from the :class:`~gh_jobs_async._limits.Limiter` and the
+   :class:`~gh_jobs_async._limits.Pacer`;
+3. send, read the whole body, and let :func:`gh_jobs_async._sansio.classify`
+   decide; retry transient failures with full-jitter backoff.
+
+aiohttp exceptions are translated into ours in one place, :func:`translate`,
+and never escape: they keep request headers, which hold the token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import ssl
+import time
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+
+import aiohttp
+import attrs
+
+from . import _sansio
+from ._limits import Clock, Limiter, Pacer, Sleep
+from .exceptions import (
+    ApiError,
+    ClientClosedError,
+    GhJobsError,
+    InvalidArgumentError,
+    PrimaryRateLimitError,
+    RequestTimeoutError,
+    TransportError,
+    UnsafeURLError,
+)
+from .models import RateLimit
+
+logger = logging.getLogger(__name__)
+
+MAX_REDIRECTS = 5
+MAX_BODY = 64 * 1024 * 1024
+
+
+@attrs.frozen
+class Answer:
+    """A finished API exchange: status, lower-cased headers and the whole body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    url: str
+
+
+@contextlib.contextmanager
+def translate(method: str, url: str) -> Iterator[None]:
+    """Turn aiohttp and socket errors into :class:`TransportError` subclasses.
+
+    ``url`` must already be safe to show (an API URL, or a blob origin).
+    """
+    try:
+        yield
+    except GhJobsError:
+        raise
+    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        raise RequestTimeoutError(
+            f"timed out ({type(exc).__name__})", method=method, url=url
+        ) from None
+    except (aiohttp.ClientError, OSError) as exc:
+        raise TransportError(_describe(exc), method=method, url=url) from None
+
+
+def _describe(exc: BaseException) -> str:
+    """A short text for a transport error that cannot carry a URL or header."""
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "response body broken mid-way"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "server disconnected"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect ({exc.os_error.strerror or type(exc.os_error).__name__})"
+    return type(exc).__name__
+
+
+def _flat_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in headers.items():
+        name = key.lower()
+        flat[name] = f"{flat[name]}, {value}" if name in flat else value
+    return flat
+
+
+def make_ssl_context(ca_bundle: str | None) -> ssl.SSLContext | None:
+    """A verifying TLS context trusting ``ca_bundle`` in addition to nothing else, or ``None``."""
+    if ca_bundle is None:
+        return None
+    try:
+        return ssl.create_default_context(cafile=ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise InvalidArgumentError("ca_bundle", ca_bundle, f"cannot load it ({exc})") from None
+
+
+@attrs.define(repr=False)
+class SessionConfig:
+    """Tunables of the transport (validated by the client)."""
+
+    api: _sansio.ApiBase
+    token: str | None = attrs.field(repr=False)
+    api_version: str
+    user_agent: str
+    max_concurrency: int
+    requests_per_minute: int | None
+    max_rate_limit_wait: float
+    max_retries: int
+    max_secondary_retries: int
+    connect_timeout: float
+    read_timeout: float
+    ssl_context: ssl.SSLContext | None
+    clock: Clock
+    sleep: Sleep
+
+
+class Session:
+    """Issues API requests for a client; shared by its paginator and log downloader."""
+
+    def __init__(self, config: SessionConfig, http: aiohttp.ClientSession | None) -> None:
+        self.config = config
+        self.api = config.api
+        self.limiter = Limiter(config.max_concurrency)
+        self.pacer = Pacer(config.requests_per_minute, clock=config.clock, sleep=config.sleep)
+        self.rate_limit: RateLimit | None = None
+        self.requests_sent = 0
+        self._http = http
+        self._owns_http = http is None
+        self._closed = False
+        self._pause_until = 0.0
+        self._generation = 0
+        self._strikes = 0
+        self._primary_reset: float | None = None
+        self._headers = _sansio.request_headers(config.token, config.api_version, config.user_agent)
+
+    def __repr__(self) -> str:
+        return f"<Session {self.api.url} {self.limiter!r} {self.pacer!r}>"
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        """The aiohttp session, created on first use."""
+        if self._closed:
+            raise ClientClosedError("the client is closed")
+        if self._http is None:
+            self._http = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, ssl=self.config.ssl_context or True),
+                timeout=aiohttp.ClientTimeout(
+                    total=None,
+                    sock_connect=self.config.connect_timeout,
+                    sock_read=self.config.read_timeout,
+                ),
+                auto_decompress=True,
+            )
+        return self._http
+
+    async def close(self) -> None:
+        """Close the aiohttp session if we created it; idempotent."""
+        self._closed = True
+        if self._owns_http and self._http is not None:
+            await self._http.close()
+        self._http = None
+
+    # ------------------------------------------------------------------ gates
+
+    async def _wait_for_gates(self) -> None:
+        """Sleep while a secondary pause or a spent primary budget forbids sending."""
+        while True:
+            now = self.config.clock()
+            if self._pause_until > now:
+                await self.config.sleep(self._pause_until - now)
+                continue
+            if self._primary_reset is not None and self._primary_reset > now:
+                await self._wait_primary(self._primary_reset - now)
+                continue
+            return
+
+    async def _wait_primary(self, wait: float) -> None:
+        reset_at = datetime.fromtimestamp(self._primary_reset or 0.0, tz=UTC)
+        if wait > self.config.max_rate_limit_wait:
+            raise PrimaryRateLimitError(
+                f"primary rate limit spent until {reset_at:%Y-%m-%d %H:%M:%S} UTC "
+                f"({wait:.0f} s, more than max_rate_limit_wait="
+                f"{self.config.max_rate_limit_wait:g})",
+                reset_at=reset_at,
+                status=403,
+                url=self.api.url,
+            )
+        logger.warning("primary rate limit spent: waiting %.1f s until reset", wait)
+        await self.config.sleep(wait + 1.0)
+
+    def _note_rate_limit(self, headers: Mapping[str, str]) -> None:
+        rate = _sansio.parse_rate_limit(headers)
+        if rate is None:
+            return
+        self.rate_limit = rate
+        if rate.remaining <= 0:
+            self._primary_reset = max(self._primary_reset or 0.0, rate.reset_epoch)
+        elif self._primary_reset is not None and rate.reset_epoch > self._primary_reset:
+            self._primary_reset = None  # a new window has started
+
+    # ------------------------------------------------------------------ sending
+
+    async def request(
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        follow_redirects: bool = True,
+    ) -> Answer:
+        """Send an API request with every protection; return the successful answer.
+
+        Raises the :class:`~gh_jobs_async.exceptions.ApiError` subclass for a
+        final error status, :class:`TransportError` once retries are spent.
+        With ``follow_redirects=False`` a 3xx answer is returned as it is.
+        """
+        if not self.api.owns(url):  # never send the token elsewhere
+            raise UnsafeURLError("request outside the configured API", _sansio.origin_of(url))
+        attempt = secondary = primary = 0
+        for _hop in range(MAX_REDIRECTS + 1):
+            while True:
+                try:
+                    answer, generation = await self._send_once(method, url)
+                except TransportError as exc:
+                    attempt = await self._retry_or_raise(exc, attempt, 0.0)
+                    continue
+                decision = _sansio.classify(
+                    answer.status,
+                    answer.headers,
+                    answer.body,
+                    method=method,
+                    url=url,
+                    now=self.config.clock(),
+                    secondary_strikes=self._strikes_for(generation),
+                )
+                if isinstance(decision, _sansio.Success):
+                    self._succeeded()
+                    break
+                if isinstance(decision, _sansio.SecondaryLimit):
+                    secondary = self._on_secondary(decision, generation, secondary)
+                elif isinstance(decision, _sansio.PrimaryLimit):
+                    primary = self._on_primary(decision, primary)
+                elif isinstance(decision, _sansio.Retry):
+                    attempt = await self._retry_or_raise(
+                        decision.error, attempt, decision.min_delay
+                    )
+                else:
+                    raise decision.error
+            if not (follow_redirects and answer.status in {301, 302, 303, 307, 308}):
+                return answer
+            url = self._same_origin_redirect(answer, url)
+        raise UnsafeURLError(f"more than {MAX_REDIRECTS} redirects", self.api.origin)
+
+    def _same_origin_redirect(self, answer: Answer, url: str) -> str:
+        target = _sansio.resolve_redirect(answer.headers.get("location"), url)
+        if not self.api.owns(target):
+            raise UnsafeURLError(
+                "API redirect leaves the configured API origin", _sansio.origin_of(target)
+            )
+        logger.debug("following redirect %d to %s", answer.status, target)
+        return target
+
+    async def _send_once(self, method: str, url: str) -> tuple[Answer, int]:
+        await self._wait_for_gates()
+        await self.limiter.acquire()
+        try:
+            waited = await self.pacer.acquire()
+            if waited > 0.05:
+                logger.info("paced: waited %.2f s to stay under the per-minute budget", waited)
+            try:
+                await self._wait_for_gates()  # a pause may have begun while we queued
+                generation = self._generation
+                answer = await self._exchange(method, url)
+            finally:
+                self.pacer.release()
+        finally:
+            self.limiter.release()
+        self._note_rate_limit(answer.headers)
+        return answer, generation
+
+    async def _exchange(self, method: str, url: str) -> Answer:
+        started = time.perf_counter()
+        self.requests_sent += 1
+        with translate(method, url):
+            async with self.http.request(
+                method, url, headers=self._headers, allow_redirects=False
+            ) as response:
+                body = await response.content.read(MAX_BODY + 1)
+                if len(body) > MAX_BODY:
+                    raise TransportError(f"body larger than {MAX_BODY} bytes", url=url)
+                answer = Answer(
+                    status=response.status,
+                    headers=_flat_headers(response.headers),
+                    body=body,
+                    url=url,
+                )
+        logger.debug(
+            "%s %s -> %d (%d bytes, %.0f ms)",
+            method,
+            url,
+            answer.status,
+            len(body),
+            (time.perf_counter() - started) * 1000,
+        )
+        return answer
+
+    # ------------------------------------------------------------------ outcomes
+
+    def _strikes_for(self, generation: int) -> int:
+        """Secondary strikes so far; an answer to a request sent before the last pause adds none."""
+        return self._strikes if generation == self._generation else max(0, self._strikes - 1)
+
+    def _succeeded(self) -> None:
+        self._strikes = 0
+        self.limiter.succeeded()
+
+    def _on_secondary(self, decision: _sansio.SecondaryLimit, generation: int, count: int) -> int:
+        if count >= self.config.max_secondary_retries:
+            raise decision.error
+        now = self.config.clock()
+        if generation == self._generation:  # a fresh strike, not an echo of a burst
+            self._generation += 1
+            self._strikes += 1
+            self.limiter.shrink()
+        self._pause_until = max(self._pause_until, now + decision.wait)
+        logger.warning(
+            "secondary rate limit: pausing all requests for %.1f s (concurrency now %d)",
+            decision.wait,
+            self.limiter.limit,
+        )
+        return count + 1
+
+    def _on_primary(self, decision: _sansio.PrimaryLimit, count: int) -> int:
+        if count >= 2:
+            raise decision.error
+        self._primary_reset = max(self._primary_reset or 0.0, decision.reset_epoch)
+        return count + 1
+
+    async def _retry_or_raise(self, error: GhJobsError, attempt: int, min_delay: float) -> int:
+        if attempt >= self.config.max_retries:
+            raise error
+        delay = _sansio.backoff_delay(attempt, minimum=min_delay)
+        logger.warning(
+            "retrying in %.2f s (attempt %d of %d) after: %s",
+            delay,
+            attempt + 1,
+            self.config.max_retries,
+            _short(error),
+        )
+        await self.config.sleep(delay)
+        return attempt + 1
+
+
+def _short(error: GhJobsError) -> str:
+    if isinstance(error, ApiError):
+        return f"{error.status} {error.message}"
+    return str(error)

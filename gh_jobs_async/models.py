@@ -1,0 +1,329 @@
+"""Typed, frozen models of GitHub's workflow-job objects, and their one converter.
+
+The classes mirror the ``job`` schema of GitHub's OpenAPI description
+(API version 2022-11-28): every property is an attribute, nullable ones are
+``Optional``. ``status`` and ``conclusion`` decode to the :class:`JobStatus` /
+:class:`JobConclusion` constants when GitHub sends a known value and to a plain
+``str`` otherwise, so a value GitHub adds later never breaks decoding.
+
+Decoding goes through ONE private cattrs converter (:data:`_CONVERTER`), lenient
+about unknown fields. :func:`make_converter` with ``strict=True`` builds the
+strict twin that the test-suite uses to reject any field the models lack.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.errors import (
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+)
+from cattrs.preconf.json import make_converter as _make_json_converter
+
+from .exceptions import DecodeError
+
+__all__ = [
+    "Job",
+    "JobConclusion",
+    "JobStatus",
+    "JobsPage",
+    "RateLimit",
+    "Step",
+    "StepStatus",
+    "decode_job",
+    "decode_jobs_page",
+    "make_converter",
+]
+
+
+class JobStatus(enum.StrEnum):
+    """Known values of ``job.status``; other strings may appear later."""
+
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    WAITING = "waiting"
+    REQUESTED = "requested"
+    PENDING = "pending"
+
+
+class JobConclusion(enum.StrEnum):
+    """Known values of ``job.conclusion`` (and of ``step.conclusion``)."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    NEUTRAL = "neutral"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    TIMED_OUT = "timed_out"
+    ACTION_REQUIRED = "action_required"
+
+
+class StepStatus(enum.StrEnum):
+    """Known values of ``step.status``."""
+
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+
+
+@attrs.frozen
+class Step:
+    """One step of a job (``job.steps[]``)."""
+
+    name: str
+    status: StepStatus | str
+    conclusion: JobConclusion | str | None
+    number: int
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+@attrs.frozen
+class Job:
+    """A workflow job, as ``GET /repos/{owner}/{repo}/actions/jobs/{job_id}`` returns it."""
+
+    id: int
+    run_id: int
+    run_url: str
+    node_id: str
+    head_sha: str
+    url: str
+    html_url: str | None
+    status: JobStatus | str
+    conclusion: JobConclusion | str | None
+    created_at: datetime
+    started_at: datetime
+    completed_at: datetime | None
+    name: str
+    check_run_url: str
+    labels: tuple[str, ...]
+    runner_id: int | None
+    runner_name: str | None
+    runner_group_id: int | None
+    runner_group_name: str | None
+    workflow_name: str | None
+    head_branch: str | None
+    run_attempt: int | None = None
+    steps: tuple[Step, ...] = ()
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to completion, or ``None`` while the job has not completed."""
+        if self.completed_at is None:
+            return None
+        return (self.completed_at - self.started_at).total_seconds()
+
+
+@attrs.frozen
+class JobsPage:
+    """One page of a job listing.
+
+    ``total_count`` is GitHub's count of all jobs in the listing (every page);
+    ``links`` maps each ``Link`` relation (``first``, ``prev``, ``next``,
+    ``last``) present on the answer to its URL.
+    """
+
+    total_count: int
+    jobs: tuple[Job, ...]
+    links: Mapping[str, str] = attrs.field(factory=lambda: MappingProxyType({}))
+
+
+@attrs.frozen
+class _JobsPageBody:
+    """The JSON body of a list-jobs answer (``links`` come from a header)."""
+
+    total_count: int
+    jobs: tuple[Job, ...]
+
+
+@attrs.frozen
+class RateLimit:
+    """The primary rate-limit state GitHub reported in its ``x-ratelimit-*`` headers."""
+
+    limit: int
+    remaining: int
+    used: int | None
+    reset_at: datetime
+    resource: str | None = None
+
+    @property
+    def reset_epoch(self) -> float:
+        """``reset_at`` as UTC epoch seconds."""
+        return self.reset_at.timestamp()
+
+
+_E = TypeVar("_E", bound=enum.StrEnum)
+
+
+def _parse_datetime(value: object, _type: object) -> datetime:
+    """Decode an ISO 8601 timestamp (``...Z`` or ``...-08:00``) to an aware datetime.
+
+    A timestamp without an offset is taken as UTC, which is what GitHub means.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO 8601 timestamp string, got {type(value).__name__}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("not an ISO 8601 timestamp") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _open_enum(enum_type: type[_E]) -> Callable[[object, object], _E | str]:
+    """A hook that maps known strings to ``enum_type`` members and keeps others as ``str``."""
+    members: dict[str, _E] = {member.value: member for member in enum_type}
+
+    def structure(value: object, _type: object) -> _E | str:
+        if not isinstance(value, str):
+            raise TypeError(f"expected a string, got {type(value).__name__}")
+        return members.get(value, value)
+
+    return structure
+
+
+def _strict_str(value: object, _type: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _strict_int(value: object, _type: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return value
+
+
+def make_converter(*, strict: bool = False) -> cattrs.Converter:
+    """Build the converter for the models.
+
+    ``strict=True`` rejects keys the models do not know (used by the tests that
+    compare the models with GitHub's OpenAPI description); production code uses
+    the lenient module converter, because GitHub adds fields over time.
+    """
+    converter = _make_json_converter(forbid_extra_keys=strict, detailed_validation=True)
+    # Direct hooks for the optional forms too: cattrs' generic Optional dispatch
+    # costs about a third of the decoding time of a 100-job page.
+    scalar_hooks: tuple[tuple[type, Callable[[object, object], object]], ...] = (
+        (datetime, _parse_datetime),
+        (str, _strict_str),
+        (int, _strict_int),
+    )
+    for type_, scalar_hook in scalar_hooks:
+        converter.register_structure_hook(type_, scalar_hook)
+        converter.register_structure_hook(type_ | None, _optional(scalar_hook))
+    for enum_type in (JobStatus, JobConclusion, StepStatus):
+        hook = _open_enum(enum_type)
+        converter.register_structure_hook(enum_type | str, hook)
+        converter.register_structure_hook(enum_type | str | None, _optional(hook))
+    return converter
+
+
+def _optional(hook: Callable[[object, object], object]) -> Callable[[object, object], object]:
+    def structure(value: object, type_: object) -> object:
+        return None if value is None else hook(value, type_)
+
+    return structure
+
+
+_CONVERTER = make_converter()
+
+_T = TypeVar("_T")
+
+
+def _structure(data: object, cls: type[_T], converter: cattrs.Converter | None) -> _T:
+    """Structure ``data`` into ``cls``, turning cattrs' grouped errors into one DecodeError."""
+    conv = converter if converter is not None else _CONVERTER
+    if not isinstance(data, Mapping):
+        raise DecodeError(
+            f"$: expected a JSON object, got {type(data).__name__}", path="$", value=data
+        )
+    try:
+        return conv.structure(data, cls)
+    except (ClassValidationError, IterableValidationError) as exc:
+        path, value, reason, count = _first_leaf(exc, data)
+        more = f" (and {count - 1} more problems)" if count > 1 else ""
+        raise DecodeError(f"{path}: {reason}, got {value!r}{more}", path=path, value=value) from exc
+
+
+def _first_leaf(exc: BaseException, data: object) -> tuple[str, object, str, int]:
+    leaves = list(_leaves(exc, []))
+    parts, leaf = leaves[0]
+    path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
+    value = _lookup(data, parts)
+    if isinstance(leaf, KeyError):
+        return path, None, "required field is missing", len(leaves)
+    if isinstance(leaf, ForbiddenExtraKeysError):
+        extra = ", ".join(sorted(leaf.extra_fields))
+        return path, sorted(leaf.extra_fields), f"unknown field(s) {extra}", len(leaves)
+    return path, value, str(leaf) or type(leaf).__name__, len(leaves)
+
+
+def _leaves(
+    exc: BaseException, parts: list[str | int]
+) -> Iterator[tuple[list[str | int], BaseException]]:
+    if isinstance(exc, ClassValidationError):
+        with_notes, without = exc.group_exceptions()
+        for sub, note in with_notes:
+            yield from _leaves(sub, [*parts, note.name])
+        for sub in without:
+            yield from _leaves(sub, parts)
+    elif isinstance(exc, IterableValidationError):
+        with_index, without_index = exc.group_exceptions()
+        for sub, inote in with_index:
+            yield from _leaves(sub, [*parts, inote.index])
+        for sub in without_index:
+            yield from _leaves(sub, parts)
+    else:
+        yield parts, exc
+
+
+def _lookup(data: object, parts: Sequence[str | int]) -> object:
+    for part in parts:
+        if isinstance(part, int) and isinstance(data, Sequence) and 0 <= part < len(data):
+            data = data[part]
+        elif isinstance(part, str) and isinstance(data, Mapping):
+            data = data.get(part)
+        else:
+            return None
+    return data
+
+
+def _loads(body: bytes | str | object) -> object:
+    if not isinstance(body, bytes | str):
+        return body
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DecodeError(f"$: body is not valid JSON ({exc})", path="$", value=None) from None
+
+
+def decode_job(
+    body: bytes | str | Mapping[str, Any], *, converter: cattrs.Converter | None = None
+) -> Job:
+    """Decode one job from a JSON body (bytes/str) or an already parsed mapping."""
+    return _structure(_loads(body), Job, converter)
+
+
+def decode_jobs_page(
+    body: bytes | str | Mapping[str, Any],
+    links: Mapping[str, str] | None = None,
+    *,
+    converter: cattrs.Converter | None = None,
+) -> JobsPage:
+    """Decode a list-jobs body; ``links`` are the parsed ``Link`` relations of the answer."""
+    parsed = _structure(_loads(body), _JobsPageBody, converter)
+    return JobsPage(
+        total_count=parsed.total_count,
+        jobs=parsed.jobs,
+        links=MappingProxyType(dict(links or {})),
+    )
