@@ -7,6 +7,8 @@
 import logging
 
 from ._client import Client
+from ._harvest import LogBatch
+from ._paginate import JobStream
 from ._version import __version__
 from .exceptions import (
     ApiError,
@@ -32,7 +34,20 @@ from .exceptions import (
     UnsafeURLError,
     ValidationFailedError,
 )
-from .models import Job, JobConclusion, JobsPage, JobStatus, RateLimit, Step, StepStatus
+from .models import (
+    HarvestSummary,
+    Job,
+    JobConclusion,
+    JobsPage,
+    JobStatus,
+    LogEvent,
+    LogLocation,
+    LogResult,
+    LogStatus,
+    RateLimit,
+    Step,
+    StepStatus,
+)
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -44,13 +59,20 @@ __all__ = [
     "ForbiddenError",
     "GhJobsError",
     "GoneError",
+    "HarvestSummary",
     "IncompleteLogError",
     "InvalidArgumentError",
     "Job",
     "JobConclusion",
     "JobStatus",
+    "JobStream",
     "JobsPage",
+    "LogBatch",
     "LogDownloadError",
+    "LogEvent",
+    "LogLocation",
+    "LogResult",
+    "LogStatus",
     "LogUrlExpiredError",
     "LogsGoneError",
     "LogsNotAvailableError",

@@ -7,20 +7,35 @@ import os
 import re
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 import aiohttp
 
 from . import _sansio
+from ._files import DEFAULT_NAMING, Namer, Naming
+from ._harvest import Fetcher, LogBatch, summarize
+from ._logs import JobsInput, ProgressHook, logs_url, resolve_location, target_for
+from ._paginate import JobStream, fetch_page
 from ._session import Session, SessionConfig, make_ssl_context
 from .exceptions import ClientClosedError, InvalidArgumentError
-from .models import Job, RateLimit, decode_job
+from .models import (
+    HarvestSummary,
+    Job,
+    JobConclusion,
+    JobsPage,
+    LogLocation,
+    LogResult,
+    RateLimit,
+    decode_job,
+)
 
 __all__ = ["Client"]
 
 _API_VERSION_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+FAILED_CONCLUSIONS = frozenset({JobConclusion.FAILURE, JobConclusion.TIMED_OUT})
 
 
 def _positive(name: str, value: object, *, allow_none: bool = False, integer: bool = True) -> None:
@@ -205,3 +220,219 @@ class Client:
         self._check_open()
         answer = await self._session.request(url)
         return decode_job(answer.body)
+
+    def _jobs_url(
+        self,
+        owner: str,
+        repo: str,
+        run_id: int,
+        *,
+        filter: str,
+        attempt: int | None,
+        per_page: int,
+        page: int | None,
+    ) -> str:
+        """Validate a listing's arguments and build its first URL (before any request)."""
+        owner = _sansio.validate_owner(owner)
+        repo = _sansio.validate_repo(repo)
+        run_id = _sansio.validate_id("run_id", run_id)
+        per_page = _sansio.validate_per_page(per_page)
+        _sansio.validate_filter(filter)
+        query: dict[str, str | int] = {}
+        if attempt is None:
+            path: tuple[str | int, ...] = ("repos", owner, repo, "actions", "runs", run_id, "jobs")
+            query["filter"] = filter
+        else:
+            attempt = _sansio.validate_id("attempt", attempt)
+            if filter != "latest":
+                raise InvalidArgumentError(
+                    "filter", filter, "the attempts endpoint lists one attempt and takes no filter"
+                )
+            path = ("repos", owner, repo, "actions", "runs", run_id, "attempts", attempt, "jobs")
+        query["per_page"] = per_page
+        if page is not None:
+            query["page"] = _sansio.validate_id("page", page)
+        return self._session.api.build(*path, query=query)
+
+    def list_jobs(
+        self,
+        owner: str,
+        repo: str,
+        run_id: int,
+        *,
+        filter: str = "latest",
+        attempt: int | None = None,
+        per_page: int = 100,
+        max_items: int | None = None,
+    ) -> JobStream:
+        """Stream every job of a workflow run, in order, each once.
+
+        ``attempt=None`` lists ``GET .../runs/{run_id}/jobs`` with ``filter``
+        (``"latest"``: the newest attempt's jobs; ``"all"``: every attempt's);
+        ``attempt=N`` lists ``GET .../runs/{run_id}/attempts/{N}/jobs``. Once
+        the first page says how many pages there are, the rest are fetched
+        concurrently. Use ``async for job in client.list_jobs(...)`` or
+        ``await client.list_jobs(...).collect()``. Arguments are checked now;
+        requests start with the iteration.
+        """
+        url = self._jobs_url(
+            owner, repo, run_id, filter=filter, attempt=attempt, per_page=per_page, page=None
+        )
+        if max_items is not None:
+            _positive("max_items", max_items)
+        self._check_open()
+        return JobStream(
+            self._session,
+            url,
+            per_page=per_page,
+            max_items=max_items,
+            window=max(2, 2 * self._session.limiter.maximum),
+        )
+
+    async def get_jobs_page(
+        self,
+        owner: str,
+        repo: str,
+        run_id: int,
+        *,
+        page: int = 1,
+        per_page: int = 100,
+        filter: str = "latest",
+        attempt: int | None = None,
+    ) -> JobsPage:
+        """Fetch one page of a job listing: ``total_count``, ``jobs`` and ``links``."""
+        url = self._jobs_url(
+            owner, repo, run_id, filter=filter, attempt=attempt, per_page=per_page, page=page
+        )
+        self._check_open()
+        return await fetch_page(self._session, url)
+
+    # ------------------------------------------------------------------ logs
+
+    async def get_log_url(self, owner: str, repo: str, job_id: int) -> LogLocation:
+        """Resolve where a job's log can be downloaded, without following the redirect.
+
+        ``GET .../actions/jobs/{job_id}/logs`` answers 302 with a signed
+        ``Location`` that expires after about a minute. Raises
+        :class:`~gh_jobs_async.LogsNotAvailableError` (404: queued, running or
+        never ran) or :class:`~gh_jobs_async.LogsGoneError` (410: expired or
+        deleted). When GitHub answers 200 with the log itself, the result has
+        ``inline=True`` and ``url`` is the API's logs URL.
+        """
+        url = logs_url(self._session, owner, repo, job_id)
+        self._check_open()
+        location, _inline = await resolve_location(self._session, url)
+        return location
+
+    async def download_log(
+        self,
+        owner: str,
+        repo: str,
+        job_id: int,
+        dest: str | os.PathLike[str],
+        *,
+        max_attempts: int = 4,
+    ) -> LogResult:
+        """Download one job's log to ``dest`` (a file path, or a directory for ``{job_id}.log``).
+
+        The body streams to a temporary file beside the destination, is checked
+        against ``Content-Length`` and hashed (SHA-256) on the way, then renamed
+        into place: the file exists only when complete. Missing parent folders
+        are created. The request to the ``Location`` carries no token. Raises
+        :class:`~gh_jobs_async.LogsNotAvailableError`,
+        :class:`~gh_jobs_async.LogsGoneError`, or the last download error once
+        ``max_attempts`` (each with a fresh Location) are spent.
+        """
+        logs_url(self._session, owner, repo, job_id)  # validate before anything else
+        _positive("max_attempts", max_attempts)
+        target = target_for(os.fspath(dest), job_id)
+        self._check_open()
+        fetcher = Fetcher(self._session, owner, repo, max_attempts=max_attempts)
+        return await fetcher.fetch(job_id, target)
+
+    def download_logs(
+        self,
+        owner: str,
+        repo: str,
+        jobs: JobsInput,
+        dest_dir: str | os.PathLike[str],
+        *,
+        concurrency: int | None = None,
+        naming: Naming = DEFAULT_NAMING,
+        max_attempts: int = 4,
+        progress: ProgressHook | None = None,
+    ) -> LogBatch:
+        """Harvest many jobs' logs into ``dest_dir`` in parallel; results in completion order.
+
+        ``jobs`` is any iterable or async iterable of job ids or :class:`Job`
+        objects (a :meth:`list_jobs` stream feeds it directly). Each result says
+        ``downloaded``, ``skipped`` (already complete and intact on disk, per the
+        manifest ``.gh-jobs-manifest.jsonl``), ``not_available``, ``gone`` or
+        ``failed``; one job's failure never stops the others, and only a 401 or
+        cancellation ends the batch.
+
+        ``concurrency`` bounds the blob downloads in flight (default: three times
+        ``max_concurrency``); resolving each Location is an API request and goes
+        through the client's limiter and pacer. ``naming`` is a format string
+        over ``{job_id}``, ``{run_id}``, ``{run_attempt}``, ``{name}``,
+        ``{conclusion}``, ``{status}``, ``{workflow_name}``, ``{head_branch}``,
+        ``{head_sha}`` (e.g. ``"{run_id}/{job_id}-{name}.log"``), or a callable
+        taking the Job (or id); every name is sanitised and cannot leave
+        ``dest_dir``. ``progress`` receives a :class:`LogEvent` per step.
+        """
+        _sansio.validate_owner(owner)
+        _sansio.validate_repo(repo)
+        if concurrency is None:
+            concurrency = min(64, 3 * self._session.limiter.maximum)
+        _positive("concurrency", concurrency)
+        _positive("max_attempts", max_attempts)
+        namer = Namer.create(naming)
+        if isinstance(jobs, list | tuple):
+            for item in jobs:  # a plain sequence can be checked whole, before any request
+                namer.check(item)
+        self._check_open()
+        fetcher = Fetcher(self._session, owner, repo, max_attempts=max_attempts, progress=progress)
+        return LogBatch(
+            fetcher, jobs, Path(os.fspath(dest_dir)), namer=namer, concurrency=concurrency
+        )
+
+    async def harvest(
+        self,
+        owner: str,
+        repo: str,
+        run_id: int,
+        dest_dir: str | os.PathLike[str],
+        *,
+        filter: str = "latest",
+        attempt: int | None = None,
+        only_failed: bool = False,
+        concurrency: int | None = None,
+        naming: Naming = DEFAULT_NAMING,
+        max_attempts: int = 4,
+        progress: ProgressHook | None = None,
+    ) -> HarvestSummary:
+        """List a run's jobs and download their logs as one pipeline.
+
+        Downloads start while later pages are still being listed. With
+        ``only_failed``, only jobs that concluded ``failure`` or ``timed_out``
+        are harvested. Returns counts per status, bytes, seconds and failures.
+        """
+        stream = self.list_jobs(owner, repo, run_id, filter=filter, attempt=attempt)
+        jobs: JobsInput = _failed_only(stream) if only_failed else stream
+        batch = self.download_logs(
+            owner,
+            repo,
+            jobs,
+            dest_dir,
+            concurrency=concurrency,
+            naming=naming,
+            max_attempts=max_attempts,
+            progress=progress,
+        )
+        return await summarize(batch)
+
+
+async def _failed_only(stream: JobStream) -> AsyncIterator[Job]:
+    async for job in stream:
+        if job.conclusion in FAILED_CONCLUSIONS:
+            yield job

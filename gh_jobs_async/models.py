@@ -17,6 +17,7 @@ import enum
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -32,10 +33,15 @@ from cattrs.preconf.json import make_converter as _make_json_converter
 from .exceptions import DecodeError
 
 __all__ = [
+    "HarvestSummary",
     "Job",
     "JobConclusion",
     "JobStatus",
     "JobsPage",
+    "LogEvent",
+    "LogLocation",
+    "LogResult",
+    "LogStatus",
     "RateLimit",
     "Step",
     "StepStatus",
@@ -327,3 +333,97 @@ def decode_jobs_page(
         jobs=parsed.jobs,
         links=MappingProxyType(dict(links or {})),
     )
+
+
+# --------------------------------------------------------------------------- log harvesting
+
+
+class LogStatus(enum.StrEnum):
+    """What happened to one job's log in a harvest."""
+
+    DOWNLOADED = "downloaded"  # fetched, verified and renamed into place
+    SKIPPED = "skipped"  # already complete and intact on disk: no blob request
+    NOT_AVAILABLE = "not_available"  # 404: queued, running, or never ran
+    GONE = "gone"  # 410: expired or deleted
+    FAILED = "failed"  # anything else, after the retries
+
+
+@attrs.frozen
+class LogLocation:
+    """Where a job's log can be downloaded, and when that was learnt.
+
+    ``url`` is a signed, short-lived URL (about a minute) on another host; it
+    is a secret, so the repr shows only its origin. ``inline`` is true when the
+    API answered 200 with the log itself instead of redirecting: ``url`` is then
+    the API's own logs URL.
+    """
+
+    url: str = attrs.field(repr=False)
+    resolved_at: datetime
+    inline: bool = False
+
+    @property
+    def origin(self) -> str:
+        """``scheme://host[:port]`` of :attr:`url`."""
+        scheme, _, rest = self.url.partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0].rpartition('@')[2]}"
+
+    def __repr__(self) -> str:
+        return (
+            f"LogLocation(origin={self.origin!r}, resolved_at={self.resolved_at!r}, "
+            f"inline={self.inline!r})"
+        )
+
+
+@attrs.frozen(eq=False)
+class LogResult:
+    """The outcome for one job: ``status`` and, when downloaded or skipped, the file's facts."""
+
+    job_id: int
+    status: LogStatus
+    path: Path | None = None
+    size: int | None = None
+    sha256: str | None = None
+    error: Exception | None = None
+    attempts: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """Whether the log is on disk (downloaded now or skipped as already complete)."""
+        return self.status in {LogStatus.DOWNLOADED, LogStatus.SKIPPED}
+
+
+@attrs.frozen
+class LogEvent:
+    """A progress event of a harvest, for progress bars.
+
+    ``kind`` is ``"queued"`` (a job entered the harvest), ``"started"`` (its
+    download began), ``"bytes"`` (``nbytes`` more arrived), ``"retry"`` (the
+    download is retried with a fresh Location) or ``"finished"`` (``result`` is
+    set).
+    """
+
+    kind: str
+    job_id: int
+    nbytes: int = 0
+    result: LogResult | None = None
+
+
+@attrs.frozen
+class HarvestSummary:
+    """What a harvest did: how many logs per status, bytes written, seconds, failures."""
+
+    counts: Mapping[LogStatus, int]
+    bytes: int
+    elapsed: float
+    failures: tuple[LogResult, ...]
+
+    @property
+    def total(self) -> int:
+        """Jobs handled."""
+        return sum(self.counts.values())
+
+    @property
+    def ok(self) -> bool:
+        """True when no job ``failed`` (not available and gone are outcomes, not errors)."""
+        return not self.failures

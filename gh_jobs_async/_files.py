@@ -1,0 +1,314 @@
+"""Files of a harvest: safe names, atomic writes, the resume manifest, the directory lock.
+
+A log file exists only when it is complete and verified: bytes go to a hidden
+temporary file beside the destination (``.NAME.<random>.gh-jobs-part``), which
+is flushed, fsynced and then renamed into place. The manifest
+(``.gh-jobs-manifest.jsonl`` in the harvest directory) records each file's
+size and SHA-256 *before* the rename, so every final file has an entry and a
+re-run can tell a complete, intact log from anything else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import string
+import unicodedata
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import IO
+
+import attrs
+
+from .exceptions import InvalidArgumentError
+from .models import Job
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_NAME = ".gh-jobs-manifest.jsonl"
+LOCK_NAME = ".gh-jobs.lock"
+PART_SUFFIX = ".gh-jobs-part"
+DEFAULT_NAMING = "{job_id}.log"
+ID_FIELDS = frozenset({"job_id"})
+JOB_FIELDS = frozenset(
+    {
+        "job_id",
+        "run_id",
+        "run_attempt",
+        "name",
+        "conclusion",
+        "status",
+        "workflow_name",
+        "head_branch",
+        "head_sha",
+    }
+)
+MAX_COMPONENT = 200  # bytes of UTF-8 per path component, below every filesystem's 255
+MAX_DEPTH = 8
+_UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
+
+Naming = str | Callable[[Job | int], "str | os.PathLike[str]"]
+
+
+def template_fields(template: str) -> frozenset[str]:
+    """The replacement fields of a ``naming`` format string; rejects unknown ones."""
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        raise InvalidArgumentError("naming", template, f"not a format string ({exc})") from None
+    unknown = fields - JOB_FIELDS
+    if unknown or "" in fields:
+        raise InvalidArgumentError(
+            "naming",
+            template,
+            f"unknown field(s) {sorted(unknown or {''})}; known: {sorted(JOB_FIELDS)}",
+        )
+    return frozenset(fields)
+
+
+def sanitize_component(text: str) -> str:
+    """Make one path component safe: no separators, control characters, ``.``/``..``, bounded."""
+    text = unicodedata.normalize("NFC", text)
+    text = _UNSAFE_CHARS.sub("_", text).strip()
+    if text in {"", ".", ".."} or set(text) == {"."}:
+        text = text.replace(".", "_") or "_"
+    encoded = text.encode("utf-8")
+    if len(encoded) > MAX_COMPONENT:
+        digest = hashlib.sha256(encoded).hexdigest()[:12]
+        stem, dot, ext = text.rpartition(".")
+        ext = f".{ext}" if dot and len(ext) <= 10 else ""
+        keep = MAX_COMPONENT - len(ext.encode()) - 13
+        head = (stem if ext else text).encode("utf-8")[:keep].decode("utf-8", "ignore")
+        text = f"{head}-{digest}{ext}"
+    return text
+
+
+def _field_values(item: Job | int) -> dict[str, str]:
+    if isinstance(item, int):
+        return {"job_id": str(item)}
+    return {
+        "job_id": str(item.id),
+        "run_id": str(item.run_id),
+        "run_attempt": str(item.run_attempt or 1),
+        "name": item.name,
+        "conclusion": str(item.conclusion or "none"),
+        "status": str(item.status),
+        "workflow_name": item.workflow_name or "",
+        "head_branch": item.head_branch or "",
+        "head_sha": item.head_sha,
+    }
+
+
+@attrs.frozen
+class Namer:
+    """Maps a job (or a job id) to a safe path relative to the harvest directory."""
+
+    naming: Naming
+    fields: frozenset[str]
+
+    @classmethod
+    def create(cls, naming: Naming) -> Namer:
+        """Validate ``naming`` (a format string or a callable) before any request."""
+        if callable(naming):
+            return cls(naming=naming, fields=frozenset())
+        if not isinstance(naming, str) or not naming.strip():
+            raise InvalidArgumentError("naming", naming, "expected a format string or a callable")
+        return cls(naming=naming, fields=template_fields(naming))
+
+    def check(self, item: Job | int) -> None:
+        """Reject a job id when the template needs fields only a Job has."""
+        if isinstance(item, int) and not self.fields <= ID_FIELDS:
+            raise InvalidArgumentError(
+                "naming",
+                self.naming,
+                f"fields {sorted(self.fields - ID_FIELDS)} need Job objects, not job ids",
+            )
+
+    def relative(self, item: Job | int) -> Path:
+        """The sanitised relative path for ``item``; never absolute, never with ``..``."""
+        if callable(self.naming):
+            raw = os.fspath(self.naming(item))
+            parts = re.split(r"[/\\]+", raw)
+        else:
+            values = {k: sanitize_component(v) for k, v in _field_values(item).items()}
+            parts = self.naming.format_map(values).split("/")
+        components = [sanitize_component(part) for part in parts if part not in {"", "."}]
+        if not components:
+            raise InvalidArgumentError("naming", self.naming, "produced an empty file name")
+        if len(components) > MAX_DEPTH:
+            components = [*components[: MAX_DEPTH - 1], "_".join(components[MAX_DEPTH - 1 :])]
+        return Path(*components)
+
+
+def inside(root: Path, relative: Path) -> Path:
+    """``root / relative`` after checking that, symlinks resolved, it stays inside ``root``."""
+    target = root / relative
+    resolved_root = root.resolve()
+    if not target.resolve().is_relative_to(resolved_root):
+        raise InvalidArgumentError("naming", str(relative), "resolves outside the directory")
+    return target
+
+
+@attrs.frozen
+class ManifestEntry:
+    """What the manifest records for one complete log."""
+
+    job_id: int
+    size: int
+    sha256: str
+
+
+class Manifest:
+    """Size and SHA-256 of every complete log in a harvest directory, keyed by relative path."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.path = root / MANIFEST_NAME
+        self.entries: dict[str, ManifestEntry] = {}
+        self._file: IO[str] | None = None
+
+    def load(self) -> None:
+        """Read the manifest; a torn last line (from a crash) is ignored."""
+        try:
+            text = self.path.read_text("utf-8")
+        except FileNotFoundError:
+            return
+        for line in text.splitlines():
+            try:
+                data = json.loads(line)
+                entry = ManifestEntry(int(data["job_id"]), int(data["size"]), str(data["sha256"]))
+                self.entries[str(data["path"])] = entry
+            except (ValueError, KeyError, TypeError):
+                logger.debug("ignoring a torn manifest line")
+
+    def record(self, relative: Path, entry: ManifestEntry) -> None:
+        """Append (and fsync) an entry; called before the rename that publishes the file."""
+        if self._file is None:
+            self._file = self.path.open("a", encoding="utf-8")
+        key = relative.as_posix()
+        line = {"path": key, "job_id": entry.job_id, "size": entry.size, "sha256": entry.sha256}
+        self._file.write(json.dumps(line, separators=(",", ":")) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self.entries[key] = entry
+
+    def close(self) -> None:
+        """Close the append handle."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def intact(self, relative: Path, target: Path) -> ManifestEntry | None:
+        """The entry if ``target`` exists with the recorded size and SHA-256, else ``None``."""
+        entry = self.entries.get(relative.as_posix())
+        if entry is None:
+            return None
+        try:
+            if target.is_symlink() or target.stat().st_size != entry.size:
+                return None
+            digest = hashlib.sha256()
+            with target.open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    digest.update(chunk)
+        except OSError:
+            return None
+        return entry if digest.hexdigest() == entry.sha256 else None
+
+
+class DirectoryLock:
+    """An exclusive ``flock`` on the harvest directory: one harvest per directory at a time."""
+
+    def __init__(self, root: Path) -> None:
+        self.path = root / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock, or raise InvalidArgumentError when another harvest holds it."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            import fcntl  # noqa: PLC0415 - POSIX only
+
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # pragma: no cover - not POSIX: no locking
+            pass
+        except OSError:
+            os.close(fd)
+            raise InvalidArgumentError(
+                "dest_dir", str(self.path.parent), "another harvest is writing to it"
+            ) from None
+        self._fd = fd
+
+    def release(self) -> None:
+        """Drop the lock."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def remove_stale_parts(root: Path) -> int:
+    """Delete temporary files a killed harvest left behind (we hold the directory lock)."""
+    removed = 0
+    for part in root.rglob(f"*{PART_SUFFIX}"):
+        if part.is_file() and not part.is_symlink():
+            with contextlib.suppress(OSError):
+                part.unlink()
+                removed += 1
+    return removed
+
+
+class PartFile:
+    """A temporary file beside ``target`` that hashes what is written and counts it."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self.path = target.with_name(f".{target.name}.{os.urandom(4).hex()}{PART_SUFFIX}")
+        self.size = 0
+        self._hash = hashlib.sha256()
+        self._handle: IO[bytes] | None = None
+
+    def open(self) -> None:
+        """Create the parent folders and the temporary file (blocking: call off the loop)."""
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = self.path.open("xb")
+
+    def write(self, chunk: bytes) -> None:
+        """Hash and write one chunk (blocking; hashlib releases the GIL for large chunks)."""
+        assert self._handle is not None  # noqa: S101 - open() first
+        self._hash.update(chunk)
+        self._handle.write(chunk)
+        self.size += len(chunk)
+
+    @property
+    def sha256(self) -> str:
+        """Hex SHA-256 of everything written so far."""
+        return self._hash.hexdigest()
+
+    def finish(self) -> None:
+        """Flush and fsync, then close (blocking)."""
+        assert self._handle is not None  # noqa: S101 - open() first
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        self._handle = None
+
+    def publish(self) -> None:
+        """Atomically rename the finished temporary file to the target (blocking)."""
+        self.path.replace(self.target)
+
+    def discard(self) -> None:
+        """Close and delete the temporary file; synchronous so it also runs on cancellation."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+def check_expected_size(headers: Mapping[str, str]) -> int | None:
+    """``Content-Length`` as an int, when present and sane."""
+    value = headers.get("content-length", "").strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 15 else None

@@ -1,0 +1,327 @@
+"""The parallel harvest: many logs, one per job, downloaded by a pool of workers.
+
+:class:`LogBatch` is what :meth:`Client.download_logs` returns: an async
+iterator of :class:`~gh_jobs_async.models.LogResult` in completion order, and an
+async context manager that guarantees its workers are gone when it exits. A
+background task runs the pool (a producer feeding a bounded queue, N download
+workers in one ``asyncio.TaskGroup``); results travel through a queue, so no
+``yield`` ever happens inside the TaskGroup (PEP 789).
+
+One job's failure never stops the others: every per-job outcome becomes a
+result. Only an authentication failure (401) or cancellation ends the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import attrs
+
+from . import _sansio
+from ._files import (
+    DirectoryLock,
+    Manifest,
+    ManifestEntry,
+    Namer,
+    PartFile,
+    inside,
+    remove_stale_parts,
+)
+from ._logs import (
+    JobsInput,
+    ProgressHook,
+    iterate,
+    job_id_of,
+    logs_url,
+    resolve_location,
+    stream_blob,
+    write_inline,
+)
+from ._session import Session
+from .exceptions import (
+    GhJobsError,
+    LogDownloadError,
+    LogsGoneError,
+    LogsNotAvailableError,
+    TransportError,
+    UnauthorizedError,
+)
+from .models import HarvestSummary, LogEvent, LogResult, LogStatus
+
+logger = logging.getLogger(__name__)
+
+_DONE = object()
+
+
+@attrs.frozen
+class _Work:
+    job_id: int
+    relative: Path
+    target: Path
+
+
+@attrs.define
+class Fetcher:
+    """Downloads one job's log into place, retrying with a fresh Location; shared by a batch."""
+
+    session: Session
+    owner: str
+    repo: str
+    max_attempts: int
+    progress: ProgressHook | None = None
+    manifest: Manifest | None = None
+    _manifest_lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
+
+    def emit(
+        self, kind: str, job_id: int, nbytes: int = 0, result: LogResult | None = None
+    ) -> None:
+        """Report a progress event to the hook, if any."""
+        if self.progress is not None:
+            self.progress(LogEvent(kind=kind, job_id=job_id, nbytes=nbytes, result=result))
+
+    async def fetch(self, job_id: int, target: Path, relative: Path | None = None) -> LogResult:
+        """Download the log of ``job_id`` to ``target``; raise what ends the attempt for good.
+
+        Retryable failures (expired URL, broken body, blob 5xx, transport) are
+        retried up to ``max_attempts`` times, each with a freshly resolved
+        Location; the last one is raised. Not-available and gone raise at once.
+        """
+        url = logs_url(self.session, self.owner, self.repo, job_id)
+        self.emit("started", job_id)
+        for attempt in range(1, self.max_attempts + 1):
+            part = PartFile(target)
+            try:
+                location, inline = await resolve_location(self.session, url)
+                if inline is not None:
+                    await write_inline(inline, part, job_id)
+                else:
+                    await stream_blob(
+                        self.session,
+                        location,
+                        part,
+                        job_id,
+                        lambda n: self.emit("bytes", job_id, n),
+                    )
+                await asyncio.to_thread(part.finish)
+                entry = ManifestEntry(job_id=job_id, size=part.size, sha256=part.sha256)
+                if self.manifest is not None and relative is not None:
+                    async with self._manifest_lock:
+                        await asyncio.to_thread(self.manifest.record, relative, entry)
+                await asyncio.to_thread(part.publish)
+                return LogResult(
+                    job_id=job_id,
+                    status=LogStatus.DOWNLOADED,
+                    path=target,
+                    size=entry.size,
+                    sha256=entry.sha256,
+                    attempts=attempt,
+                )
+            except (GhJobsError, OSError) as exc:
+                if attempt >= self.max_attempts or not _retryable(exc):
+                    raise
+                delay = _sansio.backoff_delay(attempt - 1, base=0.25, cap=10.0)
+                logger.warning(
+                    "job %d: %s; retrying with a fresh Location in %.2f s (attempt %d of %d)",
+                    job_id,
+                    exc,
+                    delay,
+                    attempt + 1,
+                    self.max_attempts,
+                )
+                self.emit("retry", job_id)
+                await self.session.config.sleep(delay)
+            finally:
+                part.discard()  # nothing to do once published; removes any partial file
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def outcome(self, work: _Work) -> LogResult:
+        """:meth:`fetch`, with every per-job failure turned into a result."""
+        try:
+            result = await self.fetch(work.job_id, work.target, work.relative)
+        except UnauthorizedError:
+            raise
+        except LogsNotAvailableError as exc:
+            result = LogResult(job_id=work.job_id, status=LogStatus.NOT_AVAILABLE, error=exc)
+        except LogsGoneError as exc:
+            result = LogResult(job_id=work.job_id, status=LogStatus.GONE, error=exc)
+        except (GhJobsError, OSError) as exc:
+            logger.warning("job %d: giving up: %s", work.job_id, exc)
+            result = LogResult(job_id=work.job_id, status=LogStatus.FAILED, error=exc)
+        self.emit("finished", work.job_id, result=result)
+        return result
+
+
+def _retryable(exc: BaseException) -> bool:
+    """Failures a fresh Location may cure: blob-side trouble and transport errors."""
+    return isinstance(exc, LogDownloadError | TransportError)
+
+
+class LogBatch(AsyncIterator[LogResult]):
+    """Results of :meth:`Client.download_logs`, in completion order.
+
+    Use ``async with client.download_logs(...) as results: async for r in results``
+    to be sure the workers are gone when the block ends; a plain ``async for``
+    also works and cleans up when the iteration ends or the batch is closed.
+    """
+
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        jobs: JobsInput,
+        dest_dir: Path,
+        *,
+        namer: Namer,
+        concurrency: int,
+    ) -> None:
+        self._fetcher = fetcher
+        self._jobs = jobs
+        self._root = dest_dir
+        self._namer = namer
+        self._concurrency = concurrency
+        self._results: asyncio.Queue[LogResult | object] = asyncio.Queue()
+        self._runner: asyncio.Task[None] | None = None
+        self._finished = False
+
+    def __repr__(self) -> str:
+        state = "finished" if self._finished else ("running" if self._runner else "not started")
+        return f"<LogBatch {self._root} concurrency={self._concurrency} {state}>"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> LogBatch:
+        return self
+
+    async def __anext__(self) -> LogResult:
+        if self._finished:
+            raise StopAsyncIteration
+        if self._runner is None:
+            self._runner = asyncio.create_task(self._run(), name=f"gh-jobs harvest {self._root}")
+        runner = self._runner
+        item = await self._results.get()
+        if isinstance(item, LogResult):
+            return item
+        self._finished = True
+        if runner.done() and not runner.cancelled() and runner.exception() is not None:
+            raise runner.exception()  # type: ignore[misc]
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        """Cancel the workers (partial files are deleted) and wait until they are gone."""
+        self._finished = True
+        runner, self._runner = self._runner, None
+        if runner is not None and not runner.done():
+            runner.cancel()
+        if runner is not None:
+            await asyncio.gather(runner, return_exceptions=True)
+
+    def __del__(self) -> None:
+        runner = self._runner
+        if runner is not None and not runner.done():
+            runner.cancel()
+
+    async def _run(self) -> None:
+        try:
+            await self._run_pool()
+        except BaseExceptionGroup as group:
+            raise _first(group) from None
+        finally:
+            self._results.put_nowait(_DONE)
+
+    async def _run_pool(self) -> None:
+        await asyncio.to_thread(self._root.mkdir, parents=True, exist_ok=True)
+        lock = DirectoryLock(self._root)
+        await asyncio.to_thread(lock.acquire)
+        manifest = Manifest(self._root)
+        try:
+            removed = await asyncio.to_thread(remove_stale_parts, self._root)
+            if removed:
+                logger.info("removed %d partial file(s) left by an interrupted harvest", removed)
+            await asyncio.to_thread(manifest.load)
+            self._fetcher.manifest = manifest
+            queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=self._concurrency)
+            async with asyncio.TaskGroup() as group:
+                for number in range(self._concurrency):
+                    group.create_task(self._worker(queue), name=f"gh-jobs worker {number}")
+                await self._produce(queue, manifest)
+                for _ in range(self._concurrency):
+                    await queue.put(None)
+        finally:
+            manifest.close()
+            lock.release()
+
+    async def _worker(self, queue: asyncio.Queue[_Work | None]) -> None:
+        while (work := await queue.get()) is not None:
+            self._results.put_nowait(await self._fetcher.outcome(work))
+
+    async def _produce(self, queue: asyncio.Queue[_Work | None], manifest: Manifest) -> None:
+        seen_ids: set[int] = set()
+        seen_paths: set[Path] = set()
+        async for item in iterate(self._jobs):
+            job_id = job_id_of(item)
+            if job_id in seen_ids:
+                continue
+            seen_ids.add(job_id)
+            self._namer.check(item)
+            relative = self._namer.relative(item)
+            if relative in seen_paths:  # two jobs named alike: keep both, apart
+                relative = relative.with_name(f"{relative.stem}-{job_id}{relative.suffix}")
+            seen_paths.add(relative)
+            target = inside(self._root, relative)
+            self._fetcher.emit("queued", job_id)
+            entry = await asyncio.to_thread(manifest.intact, relative, target)
+            if entry is not None and entry.job_id == job_id:
+                result = LogResult(
+                    job_id=job_id,
+                    status=LogStatus.SKIPPED,
+                    path=target,
+                    size=entry.size,
+                    sha256=entry.sha256,
+                )
+                self._fetcher.emit("finished", job_id, result=result)
+                self._results.put_nowait(result)
+                continue
+            await queue.put(_Work(job_id=job_id, relative=relative, target=target))
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first leaf exception of a (possibly nested) exception group."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
+
+async def summarize(batch: LogBatch) -> HarvestSummary:
+    """Drain a batch into a :class:`HarvestSummary` (every status counted, zeros included)."""
+    started = time.perf_counter()
+    counts = dict.fromkeys(LogStatus, 0)
+    downloaded = 0
+    failures: list[LogResult] = []
+    async with batch:
+        async for result in batch:
+            counts[result.status] += 1
+            if result.status is LogStatus.DOWNLOADED and result.size:
+                downloaded += result.size
+            if result.status is LogStatus.FAILED:
+                failures.append(result)
+    return HarvestSummary(
+        counts=counts,
+        bytes=downloaded,
+        elapsed=time.perf_counter() - started,
+        failures=tuple(failures),
+    )

@@ -1,0 +1,213 @@
+"""Job logs: resolve the short-lived ``Location``, stream it to disk, harvest many in parallel.
+
+Two budgets, two limiters. Resolving a ``Location`` (``GET .../jobs/{id}/logs``,
+answered with a 302) is a GitHub API request: it goes through the session's
+limiter and pacer. Downloading from the ``Location`` is not: it has its own
+concurrency (the number of download workers) and never carries a token.
+
+Just in time: a worker resolves a ``Location`` only once it is ready to
+download, because the URL expires after about a minute; a download refused as
+expired (403 from the blob host) or broken mid-body is retried with a freshly
+resolved ``Location``, with backoff, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+
+from . import _sansio
+from ._files import PartFile, check_expected_size
+from ._session import MAX_REDIRECTS, Answer, Session
+from .exceptions import (
+    ApiError,
+    GhJobsError,
+    GoneError,
+    IncompleteLogError,
+    LogDownloadError,
+    LogsGoneError,
+    LogsNotAvailableError,
+    LogUrlExpiredError,
+    NotFoundError,
+    RequestTimeoutError,
+    UnsafeURLError,
+)
+from .models import Job, LogEvent, LogLocation
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 256 * 1024
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+JobsInput = Iterable[Job | int] | AsyncIterable[Job | int]
+ProgressHook = Callable[[LogEvent], None]
+
+
+def logs_url(session: Session, owner: str, repo: str, job_id: int) -> str:
+    """The API URL of a job's logs, after validating the arguments."""
+    return session.api.build(
+        "repos",
+        _sansio.validate_owner(owner),
+        _sansio.validate_repo(repo),
+        "actions",
+        "jobs",
+        _sansio.validate_id("job_id", job_id),
+        "logs",
+    )
+
+
+def _as(cls: type[ApiError], exc: ApiError) -> ApiError:
+    return cls(
+        exc.message,
+        status=exc.status,
+        method=exc.method,
+        url=exc.url,
+        request_id=exc.request_id,
+        documentation_url=exc.documentation_url,
+    )
+
+
+async def resolve_location(session: Session, url: str) -> tuple[LogLocation, Answer | None]:
+    """Ask the API where a log is, without following the redirect.
+
+    Returns the location and, when GitHub answered 200 with the log inline,
+    that answer (whose body is the log). 404 raises LogsNotAvailableError,
+    410 LogsGoneError.
+    """
+    try:
+        answer = await session.request(url, follow_redirects=False)
+    except NotFoundError as exc:
+        raise _as(LogsNotAvailableError, exc) from None
+    except GoneError as exc:
+        raise _as(LogsGoneError, exc) from None
+    resolved_at = datetime.fromtimestamp(session.config.clock(), tz=UTC)
+    if answer.status in REDIRECTS:
+        target = _sansio.resolve_redirect(answer.headers.get("location"), url)
+        return LogLocation(url=target, resolved_at=resolved_at), None
+    if answer.status == 200:
+        return LogLocation(url=url, resolved_at=resolved_at, inline=True), answer
+    raise ApiError(
+        f"unexpected answer {answer.status} to a logs request", status=answer.status, url=url
+    )
+
+
+@contextlib.contextmanager
+def _blob_errors(job_id: int, origin: str) -> Iterator[None]:
+    """Translate transport failures of a blob download; only the origin is ever shown."""
+    try:
+        yield
+    except GhJobsError:
+        raise
+    except aiohttp.ClientPayloadError:
+        raise IncompleteLogError(
+            f"log of job {job_id} broke off mid-body", job_id=job_id, origin=origin
+        ) from None
+    except (TimeoutError, aiohttp.ServerTimeoutError):
+        raise RequestTimeoutError(
+            f"log of job {job_id}: the blob host stopped sending", url=origin
+        ) from None
+    except (aiohttp.ClientError, OSError) as exc:
+        raise LogDownloadError(
+            f"log of job {job_id}: {type(exc).__name__} talking to {origin}",
+            job_id=job_id,
+            origin=origin,
+        ) from None
+
+
+async def stream_blob(
+    session: Session,
+    location: LogLocation,
+    part: PartFile,
+    job_id: int,
+    on_bytes: Callable[[int], None] | None = None,
+) -> None:
+    """Stream a log from its signed ``Location`` into ``part``: no token, checked length.
+
+    File work (open, hash and write) runs in a worker thread, chunk by chunk,
+    so the event loop never blocks and memory does not grow with the log.
+    """
+    url = location.url
+    headers = {"User-Agent": session.config.user_agent}  # and nothing else: no Authorization
+    for _hop in range(MAX_REDIRECTS + 1):
+        origin = _sansio.origin_of(url)
+        with _blob_errors(job_id, origin):
+            async with session.http.get(url, headers=headers, allow_redirects=False) as response:
+                if response.status in REDIRECTS:
+                    url = _sansio.resolve_redirect(response.headers.get("Location"), url)
+                    continue
+                if response.status == 403:
+                    raise LogUrlExpiredError(
+                        f"log of job {job_id}: the blob host refused the signed URL (expired?)",
+                        job_id=job_id,
+                        status=403,
+                        origin=origin,
+                    )
+                if response.status != 200:
+                    raise LogDownloadError(
+                        f"log of job {job_id}: the blob host answered {response.status}",
+                        job_id=job_id,
+                        status=response.status,
+                        origin=origin,
+                    )
+                expected = check_expected_size(response.headers)
+                await asyncio.to_thread(part.open)
+                async for chunk in response.content.iter_chunked(CHUNK_SIZE):
+                    await asyncio.to_thread(part.write, chunk)
+                    if on_bytes is not None:
+                        on_bytes(len(chunk))
+                if expected is not None and part.size != expected:
+                    raise IncompleteLogError(
+                        f"log of job {job_id}: got {part.size} of {expected} bytes",
+                        job_id=job_id,
+                        origin=origin,
+                    )
+                return
+    raise UnsafeURLError(f"more than {MAX_REDIRECTS} redirects", _sansio.origin_of(url))
+
+
+async def write_inline(answer: Answer, part: PartFile, job_id: int) -> None:
+    """Write a log GitHub returned inline (200 from the API) into ``part``."""
+    expected = check_expected_size(answer.headers)
+    await asyncio.to_thread(part.open)
+    await asyncio.to_thread(part.write, answer.body)
+    if expected is not None and part.size != expected:
+        raise IncompleteLogError(
+            f"log of job {job_id}: got {part.size} of {expected} bytes", job_id=job_id
+        )
+
+
+async def iterate(jobs: JobsInput) -> AsyncIterator[Job | int]:
+    """Iterate a plain or async iterable of jobs (closing an async generator afterwards)."""
+    if isinstance(jobs, AsyncIterable):
+        iterator = aiter(jobs)
+        try:
+            async for item in iterator:
+                yield item
+        finally:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+    else:
+        for item in jobs:
+            yield item
+
+
+def job_id_of(item: object) -> int:
+    """The id of a ``Job`` or a job id; anything else is rejected."""
+    if isinstance(item, Job):
+        return item.id
+    return _sansio.validate_id("job_id", item)
+
+
+def target_for(dest: str | Path, job_id: int) -> Path:
+    """A file path for :meth:`Client.download_log`: ``dest`` itself, or ``dest/{job_id}.log``."""
+    path = Path(dest)
+    if path.is_dir() or str(dest).endswith(("/", "\\")):
+        return path / f"{job_id}.log"
+    return path

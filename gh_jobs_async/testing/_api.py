@@ -1,0 +1,297 @@
+"""The API origin: the four workflow-jobs endpoints, GitHub style.
+
+Every request goes through the same pipeline, decided at arrival and answered after
+``api_latency`` (while it counts in flight):
+
+1. spend one point of the primary budget; none left: 403 primary limit;
+2. ``X-GitHub-Api-Version`` other than a supported one: 400;
+3. credentials: a wrong token, or none while ``require_token``: 401;
+4. no ``User-Agent``: 403 (GitHub rejects such requests);
+5. secondary limits (see `_limits`): ``secondary_status`` with ``retry-after``;
+6. scripted or random faults;
+7. routing: only GET on the four paths (``/api/v3`` prefix with ``ghes``); anything else,
+   a trailing slash included, is 404.
+
+All answers carry ``x-github-request-id``, ``x-github-api-version-selected`` and (unless
+``rate_limit`` is None) the ``x-ratelimit-*`` headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from gh_jobs_async.testing._blob import stream_log, wait_flushed
+from gh_jobs_async.testing._context import ServerContext
+from gh_jobs_async.testing._faults import Fault, Where
+from gh_jobs_async.testing._http import (
+    DOCS_JOB,
+    DOCS_LOGS,
+    DOCS_RATE,
+    JSON_TYPE,
+    github_error,
+    link_header,
+    page_count,
+    parse_positive,
+    secondary_message,
+    server_error,
+)
+from gh_jobs_async.testing._signing import blob_path
+
+__all__ = ["API_VERSIONS", "ApiHandler", "Route", "parse_route"]
+
+API_VERSIONS = ("2022-11-28", "2026-03-10")
+_NOT_FOUND = github_error(404, "Not Found", DOCS_JOB)
+_LOGS_NOT_FOUND = github_error(404, "Not Found", DOCS_LOGS)
+_GONE = github_error(410, "Server Error", DOCS_LOGS)
+_BAD_CREDENTIALS = github_error(401, "Bad credentials", "https://docs.github.com/rest")
+_PRIMARY = github_error(403, "API rate limit exceeded for user ID 1.", DOCS_RATE)
+_NO_AGENT = github_error(
+    403,
+    "Request forbidden by administrative rules. Please make sure your request has a "
+    "User-Agent header.",
+    "https://docs.github.com/rest/overview/resources-in-the-rest-api#user-agent-required",
+)
+
+
+@dataclass(frozen=True)
+class Route:
+    """A parsed API path: ``kind`` is "job", "logs", "list" or "attempt"."""
+
+    kind: str
+    owner: str
+    repo: str
+    number: int
+    attempt: int = 0
+
+
+def _int(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def parse_route(path: str, *, ghes: bool) -> Route | None:
+    """The endpoint ``path`` names, or None (404)."""
+    if ghes:
+        if not path.startswith("/api/v3/"):
+            return None
+        path = path[len("/api/v3") :]
+    parts = path.split("/")
+    if len(parts) < 7 or parts[:2] != ["", "repos"] or parts[4] != "actions":
+        return None
+    owner, repo, rest = parts[2], parts[3], parts[5:]
+    if not owner or not repo:
+        return None
+    number = _int(rest[1])
+    if number is None:
+        return None
+    match rest:
+        case ["jobs", _]:
+            return Route("job", owner, repo, number)
+        case ["jobs", _, "logs"]:
+            return Route("logs", owner, repo, number)
+        case ["runs", _, "jobs"]:
+            return Route("list", owner, repo, number)
+        case ["runs", _, "attempts", attempt, "jobs"] if _int(attempt) is not None:
+            return Route("attempt", owner, repo, number, int(attempt))
+    return None
+
+
+def _json(status: int, body: bytes, headers: dict[str, str]) -> web.Response:
+    headers["Content-Type"] = JSON_TYPE
+    return web.Response(status=status, body=body, headers=headers)
+
+
+class ApiHandler:
+    """aiohttp handler for every path of the API origin."""
+
+    def __init__(self, ctx: ServerContext) -> None:
+        """Serve from ``ctx``."""
+        self.ctx = ctx
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Entry point: bookkeeping, gates, latency, then `_serve`."""
+        ctx = self.ctx
+        arrived = ctx.arrive(request, "api")
+        status = 0
+        try:
+            headers = {
+                "x-github-request-id": ctx.request_ids.next(),
+                "x-github-media-type": "github.v3; format=json",
+            }
+            refusal = self._gate(request, arrived, headers)
+            if ctx.config.api_latency:
+                await asyncio.sleep(ctx.config.api_latency)
+            resp = refusal if refusal is not None else await self._serve(request, headers)
+            transport = request.transport
+            status = 0 if transport is None or transport.is_closing() else resp.status
+            return resp
+        finally:
+            ctx.leave(request, "api", arrived, status)
+
+    def _gate(
+        self, request: web.Request, now: float, headers: dict[str, str]
+    ) -> web.Response | None:
+        """The refusal for this request, or None once it is accepted (and counted)."""
+        ctx, cfg = self.ctx, self.ctx.config
+        spent = ctx.limiter.spend(now)
+        headers.update(ctx.limiter.headers(now))
+        version = request.headers.get("X-GitHub-Api-Version")
+        headers["x-github-api-version-selected"] = version or API_VERSIONS[0]
+        if not spent:
+            ctx.stats.primary_violations += 1
+            return _json(403, _PRIMARY, headers)
+        if version is not None and version not in API_VERSIONS:
+            headers["x-github-api-version-selected"] = API_VERSIONS[0]
+            message = f"Unsupported 'X-GitHub-Api-Version' provided: '{version}'."
+            body = github_error(400, message, "https://docs.github.com/rest/overview/api-versions")
+            return _json(400, body, headers)
+        if not self._authorized(request.headers.get("Authorization")):
+            return _json(401, _BAD_CREDENTIALS, headers)
+        if "User-Agent" not in request.headers:
+            return _json(403, _NO_AGENT, headers)
+        violation = ctx.limiter.violation(now, ctx.stats.api_in_flight)
+        if violation is not None:
+            ctx.stats.secondary_violations += 1
+            if violation == "in_flight":
+                ctx.stats.in_flight_violations += 1
+            else:
+                ctx.stats.window_violations += 1
+            return self._secondary(now, headers, cfg.secondary_retry_after)
+        ctx.limiter.accept(now)
+        return None
+
+    def _authorized(self, value: str | None) -> bool:
+        cfg = self.ctx.config
+        if value is None:
+            return not cfg.require_token
+        scheme, _, credential = value.strip().partition(" ")
+        return scheme.lower() in ("bearer", "token") and credential.strip() == cfg.token
+
+    def _secondary(
+        self, now: float, headers: dict[str, str], retry_after: int | None
+    ) -> web.Response:
+        """A secondary-limit answer; starts the penalty it announces."""
+        self.ctx.limiter.penalize(now, retry_after)
+        if retry_after is not None:
+            headers["retry-after"] = str(retry_after)
+        body = secondary_message(headers["x-github-request-id"])
+        return _json(self.ctx.config.secondary_status, body, headers)
+
+    async def _serve(self, request: web.Request, headers: dict[str, str]) -> web.StreamResponse:
+        """Faults, then routing, for an accepted request."""
+        ctx = self.ctx
+        route = parse_route(request.path, ghes=ctx.config.ghes)
+        if request.method != "GET":
+            route = None
+        where: Where = "logs" if route is not None and route.kind == "logs" else "api"
+        job_id = route.number if route is not None and route.kind in ("job", "logs") else None
+        inline = where == "logs" and ctx.config.logs_mode == "inline"
+        fault = ctx.faults.take(where, job_id, request.path_qs, has_body=inline)
+        if fault is not None and fault.kind == "stall":
+            await asyncio.sleep(fault.stall_seconds)
+        elif (
+            fault is not None
+            and fault.kind != "truncate"
+            and not (inline and fault.kind == "reset")
+        ):
+            return self._fault(request, fault, headers)
+        if route is not None and route.kind == "logs" and inline:
+            return await self._inline(request, route, headers, fault)
+        resp = self._answer(request, route, headers)
+        if fault is not None and fault.kind == "truncate":
+            return await _truncated(request, resp, fault)
+        return resp
+
+    def _fault(self, request: web.Request, fault: Fault, headers: dict[str, str]) -> web.Response:
+        """Answer with an injected "status", "secondary" or "reset" fault."""
+        cfg = self.ctx.config
+        if fault.kind == "secondary":
+            retry_after = (
+                cfg.secondary_retry_after if fault.retry_after is None else fault.retry_after
+            )
+            return self._secondary(time.monotonic(), headers, retry_after)
+        if fault.kind == "reset":
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=502)  # never reaches the client
+        body, content_type = server_error(fault.status)
+        headers["Content-Type"] = content_type
+        return web.Response(status=fault.status, body=body, headers=headers)
+
+    def _answer(
+        self, request: web.Request, route: Route | None, headers: dict[str, str]
+    ) -> web.Response:
+        """The regular answer for ``route`` (404 when None)."""
+        store = self.ctx.store
+        if route is None:
+            return _json(404, _NOT_FOUND, headers)
+        if route.kind in {"list", "attempt"}:
+            return self._list(request, route, headers)
+        rec = store.find_job(route.owner, route.repo, route.number)
+        if route.kind == "job":
+            return (
+                _json(404, _NOT_FOUND, headers)
+                if rec is None
+                else _json(200, store.job_body(rec), headers)
+            )
+        if rec is None or rec.log_state == "not_available":
+            return _json(404, _LOGS_NOT_FOUND, headers)
+        if rec.log_state == "gone":
+            return _json(410, _GONE, headers)
+        cfg = self.ctx.config
+        origin = self.ctx.api_origin if cfg.logs_mode == "same_origin" else self.ctx.blob_origin
+        headers["Location"] = self.ctx.signer.sign(origin, blob_path(rec.blob_id), cfg.log_url_ttl)
+        headers["Content-Type"] = "text/html;charset=utf-8"
+        return web.Response(status=302, headers=headers)
+
+    def _list(self, request: web.Request, route: Route, headers: dict[str, str]) -> web.Response:
+        """One page of a run's (or an attempt's) jobs, with GitHub's ``Link`` header."""
+        ctx = self.ctx
+        run = ctx.store.find_run(route.owner, route.repo, route.number)
+        if run is None:
+            return _json(404, _NOT_FOUND, headers)
+        query = request.query
+        if route.kind == "attempt":
+            if not 1 <= route.attempt <= len(run.attempts):
+                return _json(404, _NOT_FOUND, headers)
+            selector = str(route.attempt)
+        else:
+            selector = query.get("filter", "latest")
+            selector = selector if selector in ("latest", "all") else "latest"
+        per_page = min(100, parse_positive(query.get("per_page"), 30))
+        page = parse_positive(query.get("page"), 1)
+        body, total = ctx.store.page_body(route.number, selector, per_page, page)
+        base = (ctx.config.link_origin or ctx.api_origin) + request.rel_url.raw_path
+        link = link_header(base, query.items(), page, page_count(total, per_page))
+        if link is not None:
+            headers["Link"] = link
+        return _json(200, body, headers)
+
+    async def _inline(
+        self, request: web.Request, route: Route, headers: dict[str, str], fault: Fault | None
+    ) -> web.StreamResponse:
+        """``logs_mode="inline"``: the log body itself, with 200."""
+        rec = self.ctx.store.find_job(route.owner, route.repo, route.number)
+        if rec is None or rec.log_state != "ok":
+            return self._answer(request, route, headers)
+        return await stream_log(request, self.ctx, rec, headers=headers, fault=fault)
+
+
+async def _truncated(request: web.Request, resp: web.Response, fault: Fault) -> web.StreamResponse:
+    """Send ``resp`` with its full ``Content-Length`` but only part of its body, then close."""
+    body = resp.body if isinstance(resp.body, bytes) else b""
+    partial = len(body) // 2 if fault.partial_bytes is None else min(fault.partial_bytes, len(body))
+    out = web.StreamResponse(status=resp.status, headers=resp.headers)
+    out.content_length = len(body)
+    try:
+        await out.prepare(request)
+        await out.write(body[:partial])
+        await wait_flushed(request)
+    except ConnectionError:
+        return out
+    if request.transport is not None:
+        request.transport.close()
+    return out

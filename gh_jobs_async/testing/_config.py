@@ -1,0 +1,164 @@
+"""Configuration and counters of the fake GitHub.
+
+`FakeConfig` is the immutable description of one fake server: credentials, latency, the
+primary and secondary rate limits, how job logs are delivered and which random faults to
+inject. `FakeStats` is the mutable record of what clients did to it; tests read it to assert
+on client behaviour (pacing, token hygiene, retries) rather than on the client's own claims.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Literal, NamedTuple
+
+__all__ = [
+    "DEFAULT_TOKEN",
+    "FakeConfig",
+    "FakeStats",
+    "LogsMode",
+    "RequestRecord",
+]
+
+#: The token a fake accepts unless `FakeConfig.token` says otherwise (clearly not a real one).
+DEFAULT_TOKEN = "ghs_fakeTOKEN0123456789abcdefABCDEF"  # noqa: S105 - a fake by design
+
+#: How the logs endpoint answers: a 302 to the blob origin, a 302 to a signed path on the API
+#: origin, or the log body itself with 200.
+LogsMode = Literal["redirect", "same_origin", "inline"]
+
+_LOGS_MODES = ("redirect", "same_origin", "inline")
+
+#: How many entries `FakeStats.requests_log` and `FakeStats.api_request_times` keep.
+HISTORY_LIMIT = 100_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class FakeConfig:
+    """Everything that shapes one fake server; immutable, validated on creation.
+
+    Times are in seconds. ``None`` switches a limit off. Invalid values raise `ValueError`.
+    ``api_port`` / ``blob_port`` of 0 pick free ports. ``log_url_ttl`` is rounded up to the
+    whole second written into the signed URL's ``se`` field; a negative value yields URLs
+    that are already expired (handy in tests).
+    """
+
+    token: str = field(default=DEFAULT_TOKEN, repr=False)
+    require_token: bool = True
+    ghes: bool = False
+    api_latency: float = 0.0
+    blob_latency: float = 0.0
+    log_url_ttl: float = 60.0
+    rate_limit: int | None = 5000
+    rate_limit_window: float = 3600.0
+    max_in_flight: int | None = None
+    max_per_window: int | None = None
+    secondary_window: float = 60.0
+    secondary_retry_after: int | None = 60
+    secondary_status: int = 403
+    logs_mode: LogsMode = "redirect"
+    api_host: str = "127.0.0.1"
+    api_port: int = 0
+    blob_host: str = "127.0.0.2"
+    blob_port: int = 0
+    link_origin: str | None = None
+    chunk_size: int = 64 * 1024
+    fault_rate_5xx: float = 0.0
+    fault_rate_reset: float = 0.0
+    fault_rate_truncate: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        """Reject values the server could not honour."""
+        if not self.token:
+            raise ValueError("token must be a non-empty string")
+        if self.secondary_status not in (403, 429):
+            raise ValueError("secondary_status must be 403 or 429")
+        if self.logs_mode not in _LOGS_MODES:
+            raise ValueError(f"logs_mode must be one of {_LOGS_MODES}")
+        if self.chunk_size < 1:
+            raise ValueError("chunk_size must be positive")
+        for name in ("api_latency", "blob_latency", "rate_limit_window", "secondary_window"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+        for name in ("rate_limit", "max_in_flight", "max_per_window", "secondary_retry_after"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must be None or >= 0")
+        for name in ("fault_rate_5xx", "fault_rate_reset", "fault_rate_truncate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1]")
+        if self.link_origin is not None and self.link_origin.endswith("/"):
+            raise ValueError("link_origin must not end with '/'")
+
+
+class RequestRecord(NamedTuple):
+    """One answered (or aborted, status 0) request, in arrival order."""
+
+    time: float
+    origin: Literal["api", "blob"]
+    method: str
+    path_qs: str
+    status: int
+    had_authorization: bool
+
+
+def _history() -> deque[RequestRecord]:
+    return deque(maxlen=HISTORY_LIMIT)
+
+
+def _times() -> deque[float]:
+    return deque(maxlen=HISTORY_LIMIT)
+
+
+@dataclass
+class FakeStats:
+    """Counters of one fake; mutated by the server, read by tests.
+
+    Contracts worth knowing:
+
+    * ``requests`` counts every request at either origin; ``api_requests`` those handled as
+      GitHub API calls; ``blob_requests`` those to the signed log paths (whichever origin
+      serves them) or anything else at the blob origin.
+    * ``api_in_flight`` counts API requests from arrival until their answer has been handed
+      to the transport, refused ones included; ``peak_api_in_flight`` is its maximum.
+    * ``secondary_violations`` = ``in_flight_violations`` + ``window_violations``; injected
+      ``Fault(kind="secondary")`` answers count only in ``faults_injected``.
+    * ``requests_during_penalty`` counts API requests that arrived while a secondary-limit
+      penalty (``retry-after``, or 60 s without one) announced earlier was still running.
+    * ``blob_token_leaks`` counts requests to the blob service carrying the token in any
+      header value or in the URL; ``non_api_token_leaks`` counts the same for every request
+      that was not a GitHub API call (blob origin, or signed paths on the API origin).
+    * ``log_downloads[job_id]`` grows only when a body was written up to its last byte;
+      ``blob_bytes_sent`` counts log body bytes written, inline ones included.
+    * ``requests_log`` and ``api_request_times`` keep the newest 100,000 entries.
+    * ``peak_api_per_window`` is the most API requests that arrived within any rolling
+      ``secondary_window``.
+    """
+
+    requests: int = 0
+    api_requests: int = 0
+    blob_requests: int = 0
+    api_in_flight: int = 0
+    peak_api_in_flight: int = 0
+    blob_in_flight: int = 0
+    peak_blob_in_flight: int = 0
+    primary_violations: int = 0
+    secondary_violations: int = 0
+    in_flight_violations: int = 0
+    window_violations: int = 0
+    requests_during_penalty: int = 0
+    blob_authorization_headers: int = 0
+    blob_token_leaks: int = 0
+    non_api_token_leaks: int = 0
+    log_downloads: Counter[int] = field(default_factory=Counter)
+    blob_bytes_sent: int = 0
+    faults_injected: Counter[str] = field(default_factory=Counter)
+    requests_log: deque[RequestRecord] = field(default_factory=_history, repr=False)
+    api_request_times: deque[float] = field(default_factory=_times, repr=False)
+    peak_api_per_window: int = 0
+
+    def snapshot(self) -> FakeStats:
+        """Return an independent copy that later requests do not change."""
+        return copy.deepcopy(self)

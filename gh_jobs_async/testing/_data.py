@@ -1,0 +1,253 @@
+"""Deterministic workflow runs, jobs and their logs, held by the fake.
+
+Ids come from counters (runs from 7,000,000,001, jobs from 20,000,000,001: both above
+2**31 to catch int32 bugs), everything else from ``random.Random`` seeded with the config
+seed and the run id, so the same config and the same `JobStore.add_run` calls give the same
+ids, names, timestamps and logs. Job dicts carry every property of the OpenAPI ``job``
+schema in GitHub's order; `_jobgen` builds them.
+
+The store keeps the authoritative dicts and hands out deep copies; serialised JSON bodies
+are cached per job and per listing page and dropped when `JobStore.update_job` changes a job.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from gh_jobs_async.testing._jobgen import JobBlueprint, build_attempt, log_available
+from gh_jobs_async.testing._logs import LogSpec, log_sha256
+
+__all__ = ["FIRST_JOB_ID", "FIRST_RUN_ID", "FakeRun", "JobRecord", "JobStore", "LogState"]
+
+FIRST_RUN_ID = 7_000_000_001
+FIRST_JOB_ID = 20_000_000_001
+LogState = Literal["ok", "not_available", "gone"]
+_LOG_STATES = ("ok", "not_available", "gone")
+_PAGE_CACHE_LIMIT = 20_000
+
+JSONDict = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FakeRun:
+    """A run the fake serves; ``attempts[a - 1]`` are the job dicts of attempt ``a`` (copies)."""
+
+    run_id: int
+    owner: str
+    repo: str
+    attempts: list[list[JSONDict]]
+
+    @property
+    def latest(self) -> list[JSONDict]:
+        """Jobs of the newest attempt: what ``filter=latest`` lists."""
+        return self.attempts[-1]
+
+    @property
+    def all_jobs(self) -> list[JSONDict]:
+        """Jobs of every attempt, attempt 1 first: what ``filter=all`` lists."""
+        return [job for jobs in self.attempts for job in jobs]
+
+    @property
+    def job_ids(self) -> list[int]:
+        """Ids of `all_jobs`, in the same order."""
+        return [int(job["id"]) for job in self.all_jobs]
+
+
+@dataclass
+class JobRecord:
+    """One job as stored: its dict, where it belongs, its log and the log's state."""
+
+    job: JSONDict
+    owner: str
+    repo: str
+    run_id: int
+    attempt: int
+    log: LogSpec
+    log_state: LogState
+    blob_id: str
+    body: bytes | None = None
+    sha256: str | None = None
+
+
+@dataclass
+class _Run:
+    owner: str
+    repo: str
+    attempts: list[list[int]] = field(default_factory=list)
+
+
+def _key(owner: str, repo: str) -> tuple[str, str]:
+    # GitHub matches owner and repository names case-insensitively.
+    return owner.lower(), repo.lower()
+
+
+class JobStore:
+    """Every run and job of one fake, plus caches of their serialised JSON."""
+
+    def __init__(self, *, seed: int) -> None:
+        """An empty store; `api_url` must be set before runs are added."""
+        self.seed = seed
+        self.api_url: str | None = None
+        self.html_origin = "https://github.com"
+        self._next_run = FIRST_RUN_ID
+        self._next_job = FIRST_JOB_ID
+        self._runs: dict[int, _Run] = {}
+        self._jobs: dict[int, JobRecord] = {}
+        self._blobs: dict[str, int] = {}
+        self._pages: dict[tuple[int, str, int, int], tuple[bytes, int]] = {}
+
+    def add_run(
+        self,
+        owner: str,
+        repo: str,
+        blueprint: JobBlueprint,
+        *,
+        attempts: int,
+        run_id: int | None,
+    ) -> FakeRun:
+        """Create a run of ``attempts`` attempts per ``blueprint``; see `FakeGitHub.add_run`."""
+        if self.api_url is None:
+            raise RuntimeError("start the fake before adding runs (job URLs need its address)")
+        if attempts < 1 or blueprint.jobs < 0:
+            raise ValueError("attempts must be >= 1 and jobs >= 0")
+        if run_id is None:
+            run_id = self._next_run
+            self._next_run += 1
+        if run_id in self._runs:
+            raise ValueError(f"run {run_id} already exists")
+        run = _Run(owner, repo)
+        for attempt in range(1, attempts + 1):
+            first = self._next_job
+            self._next_job += blueprint.jobs
+            jobs, logs = build_attempt(
+                blueprint,
+                api_url=self.api_url,
+                html_origin=self.html_origin,
+                owner=owner,
+                repo=repo,
+                run_id=run_id,
+                attempt=attempt,
+                first_job_id=first,
+                seed=self.seed,
+            )
+            for job, log in zip(jobs, logs, strict=True):
+                self._store(job, log, run, run_id, attempt)
+            run.attempts.append([int(job["id"]) for job in jobs])
+        self._runs[run_id] = run
+        return self.fake_run(run_id)
+
+    def _store(self, job: JSONDict, log: LogSpec, run: _Run, run_id: int, attempt: int) -> None:
+        job_id = int(job["id"])
+        blob_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"gh-jobs-fake:{self.seed}:{job_id}"))
+        state: LogState = "ok" if log_available(job) else "not_available"
+        rec = JobRecord(job, run.owner, run.repo, run_id, attempt, log, state, blob_id)
+        self._jobs[job_id] = rec
+        self._blobs[blob_id] = job_id
+
+    # -- lookups -------------------------------------------------------------------------
+
+    def fake_run(self, run_id: int) -> FakeRun:
+        """A `FakeRun` snapshot of a stored run; KeyError if unknown."""
+        run = self._runs[run_id]
+        attempts = [[self.job(job_id) for job_id in ids] for ids in run.attempts]
+        return FakeRun(run_id, run.owner, run.repo, attempts)
+
+    def find_run(self, owner: str, repo: str, run_id: int) -> _Run | None:
+        """The run if it exists in that repository."""
+        run = self._runs.get(run_id)
+        if run is None or _key(run.owner, run.repo) != _key(owner, repo):
+            return None
+        return run
+
+    def find_job(self, owner: str, repo: str, job_id: int) -> JobRecord | None:
+        """The job if it exists in that repository."""
+        rec = self._jobs.get(job_id)
+        if rec is None or _key(rec.owner, rec.repo) != _key(owner, repo):
+            return None
+        return rec
+
+    def record(self, job_id: int) -> JobRecord:
+        """The stored job; KeyError if unknown."""
+        return self._jobs[job_id]
+
+    def job_for_blob(self, blob_id: str) -> JobRecord | None:
+        """The job whose log lives at blob ``blob_id``."""
+        job_id = self._blobs.get(blob_id)
+        return None if job_id is None else self._jobs[job_id]
+
+    def job(self, job_id: int) -> JSONDict:
+        """A deep copy of the job dict; KeyError if unknown."""
+        return copy.deepcopy(self._jobs[job_id].job)
+
+    def job_ids(self, run_id: int, selector: str) -> list[int]:
+        """Job ids listed for ``selector``: "latest", "all" or an attempt number as text."""
+        attempts = self._runs[run_id].attempts
+        if selector == "latest":
+            return list(attempts[-1])
+        if selector == "all":
+            return [job_id for ids in attempts for job_id in ids]
+        return list(attempts[int(selector) - 1])
+
+    def attempt_count(self, run_id: int) -> int:
+        """How many attempts the run has."""
+        return len(self._runs[run_id].attempts)
+
+    # -- serialised bodies ---------------------------------------------------------------
+
+    def job_body(self, rec: JobRecord) -> bytes:
+        """The job's JSON body, cached until the job changes."""
+        if rec.body is None:
+            rec.body = _dumps(rec.job)
+        return rec.body
+
+    def page_body(self, run_id: int, selector: str, per_page: int, page: int) -> tuple[bytes, int]:
+        """(JSON body, total_count) of one listing page, cached until a job changes."""
+        key = (run_id, selector, per_page, page)
+        cached = self._pages.get(key)
+        if cached is None:
+            ids = self.job_ids(run_id, selector)
+            chunk = ids[(page - 1) * per_page : page * per_page]
+            # Splice cached job bodies instead of re-serialising each job.
+            jobs = b",".join(self.job_body(self._jobs[job_id]) for job_id in chunk)
+            body = b'{"total_count":%d,"jobs":[%s]}' % (len(ids), jobs)
+            if len(self._pages) >= _PAGE_CACHE_LIMIT:
+                self._pages.clear()
+            cached = self._pages[key] = (body, len(ids))
+        return cached
+
+    # -- changes -------------------------------------------------------------------------
+
+    def update_job(self, job_id: int, fields: JSONDict) -> JSONDict:
+        """Merge ``fields`` into the stored job; returns a copy of the result."""
+        rec = self._jobs[job_id]
+        rec.job.update(copy.deepcopy(fields))
+        rec.body = None
+        self._pages.clear()
+        return self.job(job_id)
+
+    def set_log_state(self, job_id: int, state: LogState) -> None:
+        """ "ok", "not_available" (404) or "gone" (410) for the job's logs endpoint."""
+        if state not in _LOG_STATES:
+            raise ValueError(f"state must be one of {_LOG_STATES}")
+        self._jobs[job_id].log_state = state
+
+    def sha256(self, job_id: int) -> str:
+        """Hex SHA-256 of the job's log, generated once and cached."""
+        rec = self._jobs[job_id]
+        if rec.sha256 is None:
+            rec.sha256 = log_sha256(rec.log)
+        return rec.sha256
+
+    def all_runs(self) -> list[int]:
+        """Ids of every run, in creation order."""
+        return list(self._runs)
+
+
+def _dumps(obj: object) -> bytes:
+    # Raw UTF-8 like GitHub; a lone surrogate in a hostile name becomes a valid \\uXXXX escape.
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return text.encode("utf-8", "backslashreplace")
