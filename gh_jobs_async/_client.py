@@ -196,6 +196,11 @@ class Client:
         return self._session.rate_limit
 
     @property
+    def paused_for(self) -> float:
+        """Seconds until GitHub lets requests flow again (0.0 when not rate limited)."""
+        return self._session.paused_for()
+
+    @property
     def requests_sent(self) -> int:
         """How many HTTP requests this client sent to the API (retries included)."""
         return self._session.requests_sent

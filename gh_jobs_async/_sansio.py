@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TypedDict
-from urllib.parse import quote, urlencode, urljoin, urlsplit
+from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit
 
 import attrs
 
@@ -44,6 +44,7 @@ SECONDARY_FALLBACK_WAIT = 60.0  # GitHub: "wait for at least one minute"
 MAX_SECONDARY_WAIT = 900.0
 _MAX_LINK_HEADER = 64 * 1024
 _MAX_EPOCH = 2**37  # year ~6325: anything larger is garbage, not a reset time
+_DOT_OR_EMPTY = ("", ".", "..")
 
 # https://docs.github.com/en/site-policy/other-site-policies/username-policy plus the
 # "_shortcode" suffix of Enterprise Managed Users; repository names per GitHub's form.
@@ -122,8 +123,15 @@ class ApiBase:
         return self.origin + self.prefix
 
     def build(self, *segments: str | int, query: Mapping[str, str | int] | None = None) -> str:
-        """Join escaped path ``segments`` under the root, with an optional query string."""
-        path = "/".join(quote(str(segment), safe="") for segment in segments)
+        """Join escaped path ``segments`` under the root, with an optional query string.
+
+        Raises ``ValueError`` for an empty, ``.`` or ``..`` segment: escaping cannot
+        neutralise those (they would give ``//`` or be normalised away by yarl).
+        """
+        texts = [str(segment) for segment in segments]
+        if any(text in _DOT_OR_EMPTY for text in texts):
+            raise ValueError(f"empty or dot path segment in {texts!r}")
+        path = "/".join(quote(text, safe="") for text in texts)
         url = f"{self.url}/{path}"
         if query:
             url += "?" + urlencode(query)
@@ -138,6 +146,10 @@ class ApiBase:
             return False
         if target != (self.scheme, self.host, self.port):
             return False
+        if parts.username is not None or parts.password is not None:
+            return False  # GitHub never sends credentials in a URL; aiohttp would use them
+        if any(seg in _DOT_OR_EMPTY[1:] for seg in unquote(parts.path).split("/")):
+            return False  # yarl would resolve "/api/v3/../x" (or %2e%2e) to "/x"
         return (
             not self.prefix or parts.path == self.prefix or parts.path.startswith(self.prefix + "/")
         )
@@ -158,8 +170,10 @@ def parse_base_url(base_url: object) -> ApiBase:
         parts = urlsplit(base_url.strip())
         scheme, host, port = _origin_tuple(parts.scheme, parts.hostname, parts.port)
     except ValueError as exc:
+        redacted = _redact_userinfo(base_url)
+        detail = f" ({exc})" if redacted == base_url else ""  # exc may quote the password
         raise InvalidArgumentError(
-            "base_url", base_url, f"expected an http(s) URL ({exc})"
+            "base_url", redacted, f"expected an http(s) URL{detail}"
         ) from None
     if parts.username or parts.password:
         raise InvalidArgumentError("base_url", _redact_userinfo(base_url), "credentials in the URL")
@@ -170,12 +184,17 @@ def parse_base_url(base_url: object) -> ApiBase:
 
 
 def _redact_userinfo(url: str) -> str:
-    return re.sub(r"//[^@/]*@", "//***@", url)
+    # Greedy up to the last '@' before the query or fragment: a password may hold
+    # '@' or '/' (unencoded), and every part of it must go.
+    return re.sub(r"//[^?#]*@", "//***@", url)
 
 
 def origin_of(url: str) -> str:
     """The ``scheme://host[:port]`` of a URL, for messages: never its path or query."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. a broken IPv6 literal
+        return "<unparsable URL>"
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
@@ -194,9 +213,12 @@ def resolve_redirect(location: str | None, request_url: str) -> str:
     """
     if not location or not location.strip():
         raise UnsafeURLError("redirect without a Location header")
-    target = urljoin(request_url, location.strip())
     try:
+        target = urljoin(request_url, location.strip())
         parts = urlsplit(target)
+    except ValueError:  # e.g. a broken IPv6 literal
+        raise UnsafeURLError("redirect to an unparsable URL") from None
+    try:
         _origin_tuple(parts.scheme, parts.hostname, parts.port)
     except ValueError:
         raise UnsafeURLError("redirect to a non-HTTP URL", parts.scheme + ":") from None

@@ -84,6 +84,21 @@ def _describe(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+async def _read_body(response: aiohttp.ClientResponse, url: str) -> bytes:
+    """The whole body, refusing one larger than MAX_BODY (an API answer is never that big)."""
+    length = response.content_length
+    if length is not None and length > MAX_BODY:
+        raise TransportError(f"body of {length} bytes is larger than {MAX_BODY}", url=url)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise TransportError(f"body larger than {MAX_BODY} bytes", url=url)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _flat_headers(headers: Mapping[str, str]) -> dict[str, str]:
     flat: dict[str, str] = {}
     for key, value in headers.items():
@@ -143,6 +158,11 @@ class Session:
 
     def __repr__(self) -> str:
         return f"<Session {self.api.url} {self.limiter!r} {self.pacer!r}>"
+
+    def paused_for(self) -> float:
+        """Seconds until a secondary pause or a spent primary budget lets requests flow again."""
+        now = self.config.clock()
+        return max(0.0, self._pause_until - now, (self._primary_reset or now) - now)
 
     @property
     def closed(self) -> bool:
@@ -297,9 +317,7 @@ class Session:
             async with self.http.request(
                 method, url, headers=self._headers, allow_redirects=False
             ) as response:
-                body = await response.content.read(MAX_BODY + 1)
-                if len(body) > MAX_BODY:
-                    raise TransportError(f"body larger than {MAX_BODY} bytes", url=url)
+                body = await _read_body(response, url)
                 answer = Answer(
                     status=response.status,
                     headers=_flat_headers(response.headers),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -129,6 +129,11 @@ class Job:
             return None
         return (self.completed_at - self.started_at).total_seconds()
 
+    def to_dict(self) -> dict[str, Any]:
+        """The job as GitHub's JSON object (timestamps in GitHub's ``...Z`` form when UTC)."""
+        data: dict[str, Any] = _CONVERTER.unstructure(self)
+        return data
+
 
 @attrs.frozen
 class JobsPage:
@@ -197,6 +202,14 @@ def _open_enum(enum_type: type[_E]) -> Callable[[object, object], _E | str]:
     return structure
 
 
+def _format_datetime(value: datetime) -> str:
+    """GitHub's form: ``2020-01-20T17:42:40Z`` in UTC, ISO 8601 with an offset otherwise."""
+    if value.utcoffset() == timedelta(0):
+        text = value.replace(tzinfo=None).isoformat()
+        return text + "Z"
+    return value.isoformat()
+
+
 def _strict_str(value: object, _type: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {type(value).__name__}")
@@ -217,6 +230,7 @@ def make_converter(*, strict: bool = False) -> cattrs.Converter:
     the lenient module converter, because GitHub adds fields over time.
     """
     converter = _make_json_converter(forbid_extra_keys=strict, detailed_validation=True)
+    converter.register_unstructure_hook(datetime, _format_datetime)
     # Direct hooks for the optional forms too: cattrs' generic Optional dispatch
     # costs about a third of the decoding time of a 100-job page.
     scalar_hooks: tuple[tuple[type, Callable[[object, object], object]], ...] = (
@@ -229,9 +243,31 @@ def make_converter(*, strict: bool = False) -> cattrs.Converter:
         converter.register_structure_hook(type_ | None, _optional(scalar_hook))
     for enum_type in (JobStatus, JobConclusion, StepStatus):
         hook = _open_enum(enum_type)
-        converter.register_structure_hook(enum_type | str, hook)
-        converter.register_structure_hook(enum_type | str | None, _optional(hook))
+        # Predicate hooks, registered after the preconf converter's native-union
+        # passthrough: as plain union hooks they lose to it, and known values
+        # would stay plain ``str`` instead of becoming the enum constants.
+        _register_exact(converter, enum_type | str, hook)
+        _register_exact(converter, enum_type | str | None, _optional(hook))
+    # JSON arrays only: cattrs would turn the string "ab" into ("a", "b"). In this
+    # order, so that each generated hook picks up the wrappers registered before it.
+    for seq_type in (tuple[str, ...], tuple[Step, ...], tuple[Job, ...]):
+        _register_exact(converter, seq_type, _array_only(converter.get_structure_hook(seq_type)))
     return converter
+
+
+def _register_exact(
+    converter: cattrs.Converter, type_: object, hook: Callable[[Any, Any], object]
+) -> None:
+    converter.register_structure_hook_func(lambda t: t == type_, hook)
+
+
+def _array_only(hook: Callable[[Any, Any], object]) -> Callable[[object, object], object]:
+    def structure(value: object, type_: object) -> object:
+        if not isinstance(value, list):
+            raise TypeError(f"expected a JSON array, got {type(value).__name__}")
+        return hook(value, type_)
+
+    return structure
 
 
 def _optional(hook: Callable[[object, object], object]) -> Callable[[object, object], object]:

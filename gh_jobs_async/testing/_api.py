@@ -32,6 +32,7 @@ from gh_jobs_async.testing._http import (
     DOCS_LOGS,
     DOCS_RATE,
     JSON_TYPE,
+    blob_path,
     github_error,
     link_header,
     page_count,
@@ -39,7 +40,6 @@ from gh_jobs_async.testing._http import (
     secondary_message,
     server_error,
 )
-from gh_jobs_async.testing._signing import blob_path
 
 __all__ = ["API_VERSIONS", "ApiHandler", "Route", "parse_route"]
 
@@ -118,6 +118,7 @@ class ApiHandler:
         status = 0
         try:
             headers = {
+                "Server": "github.com",
                 "x-github-request-id": ctx.request_ids.next(),
                 "x-github-media-type": "github.v3; format=json",
             }

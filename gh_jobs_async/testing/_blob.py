@@ -22,9 +22,8 @@ from aiohttp import web
 from gh_jobs_async.testing._context import ServerContext
 from gh_jobs_async.testing._data import JobRecord
 from gh_jobs_async.testing._faults import Fault
-from gh_jobs_async.testing._http import azure_error, azure_time
+from gh_jobs_async.testing._http import BLOB_PREFIX, azure_error, azure_time
 from gh_jobs_async.testing._logs import iter_log
-from gh_jobs_async.testing._signing import BLOB_PREFIX
 
 __all__ = ["BlobHandler", "parse_range", "stream_log", "wait_flushed"]
 

@@ -18,9 +18,8 @@ from aiohttp import web
 from gh_jobs_async.testing._config import FakeConfig, FakeStats, RequestRecord
 from gh_jobs_async.testing._data import JobStore
 from gh_jobs_async.testing._faults import FaultPlan
-from gh_jobs_async.testing._http import RequestIds
+from gh_jobs_async.testing._http import RequestIds, UrlSigner
 from gh_jobs_async.testing._limits import Limiter
-from gh_jobs_async.testing._signing import UrlSigner
 
 __all__ = ["Origin", "ServerContext"]
 

@@ -1,4 +1,12 @@
-"""Wire details shared by both origins: error bodies, request ids, ``Link`` headers.
+"""Wire details shared by both origins: error bodies, request ids, ``Link`` headers, and
+Azure-SAS-like signed log URLs.
+
+Signed URLs look like
+``{origin}/actions-results/{uuid}/logs/job/job-logs.txt?rsct=text%2Fplain&se=<expiry>&sig=<hmac>&sp=r&sv=2021-12-02``:
+``se`` is the expiry as ISO 8601 UTC with whole seconds (``2024-01-25T10:41:26Z``, rounded
+up), ``sig`` the URL-safe base64 HMAC-SHA256 of ``path + "\\n" + se`` under a secret drawn
+per fake instance, so a URL from one fake never opens another's blobs. The origin is not
+signed: the same signature is valid on the API origin (``same_origin`` mode).
 
 Bodies copy what GitHub and Azure Blob Storage are documented (or were seen) to send; see
 /work/shared/docs/github-api.md for the sources.
@@ -6,26 +14,35 @@ Bodies copy what GitHub and Azure Blob Storage are documented (or were seen) to 
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import itertools
 import json
+import math
 import os
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http import HTTPStatus
-from urllib.parse import urlencode
+from typing import Literal
+from urllib.parse import quote, urlencode
 from xml.sax.saxutils import escape
 
 __all__ = [
+    "BLOB_PREFIX",
     "DOCS_JOB",
     "DOCS_LOGS",
     "DOCS_RATE",
     "JSON_TYPE",
     "RequestIds",
+    "UrlSigner",
+    "Verdict",
     "azure_error",
     "azure_time",
+    "blob_path",
     "github_error",
     "link_header",
     "page_count",
@@ -152,3 +169,49 @@ def link_header(base: str, query: Iterable[tuple[str, str]], page: int, last: in
     if page > 1:
         rels.append(f'{url(1)}; rel="first"')
     return ", ".join(rels)
+
+
+BLOB_PREFIX = "/actions-results/"
+Verdict = Literal["ok", "bad_signature", "expired"]
+
+
+def blob_path(blob_id: str) -> str:
+    """The path of a job's log blob."""
+    return f"{BLOB_PREFIX}{blob_id}/logs/job/job-logs.txt"
+
+
+class UrlSigner:
+    """Issues and checks signed blob URLs; the secret never leaves the instance."""
+
+    def __init__(self, secret: bytes | None = None) -> None:
+        """Use ``secret`` (tests) or 32 fresh random bytes."""
+        self._secret = secret if secret is not None else os.urandom(32)
+
+    def _sig(self, path: str, se: str) -> str:
+        mac = hmac.new(self._secret, f"{path}\n{se}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    def sign(self, origin: str, path: str, ttl: float, *, wall: float | None = None) -> str:
+        """An absolute URL for ``path`` on ``origin`` that expires ``ttl`` seconds from now."""
+        now = time.time() if wall is None else wall
+        se = datetime.fromtimestamp(math.ceil(now + ttl), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        query = (
+            f"rsct=text%2Fplain&se={quote(se, safe='')}&sig={self._sig(path, se)}"
+            "&sp=r&sv=2021-12-02"
+        )
+        return f"{origin}{path}?{query}"
+
+    def verify(
+        self, path: str, query: Mapping[str, str], *, wall: float | None = None
+    ) -> tuple[Verdict, float]:
+        """Check a request's signature, then its expiry; returns (verdict, expiry epoch)."""
+        se = query.get("se", "")
+        sig = query.get("sig", "")
+        if not se or not hmac.compare_digest(sig.encode(), self._sig(path, se).encode()):
+            return "bad_signature", 0.0
+        try:
+            expiry = datetime.fromisoformat(se).timestamp()
+        except ValueError:
+            return "bad_signature", 0.0
+        now = time.time() if wall is None else wall
+        return ("expired" if now > expiry else "ok"), expiry

@@ -1,0 +1,303 @@
+"""`FakeGitHub`: the object tests hold; binds both origins and exposes the oracle.
+
+Two aiohttp servers on loopback: the API origin (``api_host``, default 127.0.0.1) and the
+blob origin (``blob_host``, default 127.0.0.2, a different host so that HTTP clients drop
+``Authorization`` on the cross-host redirect; 127.0.0.1 on another port when that address
+cannot be bound). The API origin also serves the signed log paths, for
+``logs_mode="same_origin"``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import socket
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from aiohttp import web
+
+from gh_jobs_async.testing._api import ApiHandler
+from gh_jobs_async.testing._blob import BlobHandler
+from gh_jobs_async.testing._config import FakeConfig, FakeStats
+from gh_jobs_async.testing._context import ServerContext
+from gh_jobs_async.testing._data import FakeRun, JobStore, LogState
+from gh_jobs_async.testing._faults import Fault, FaultPlan
+from gh_jobs_async.testing._http import UrlSigner, blob_path
+from gh_jobs_async.testing._jobgen import JobBlueprint
+from gh_jobs_async.testing._limits import Limiter
+from gh_jobs_async.testing._logs import log_bytes
+
+__all__ = ["FakeGitHub"]
+
+logger = logging.getLogger(__name__)
+
+#: Seconds `FakeGitHub.close` lets running handlers finish before cancelling them.
+SHUTDOWN_TIMEOUT = 0.5
+JSONDict = dict[str, Any]
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class FakeGitHub:
+    """A fake github.com (or GHES) for the workflow-jobs endpoints, plus a blob host.
+
+    Use as ``async with FakeGitHub(config) as fake:`` or call `start` / `close`.
+    ``FakeGitHub(**overrides)`` builds the `FakeConfig` from keywords; with both, the
+    keywords override fields of ``config``. Runs can only be added once started, since job
+    URLs embed the bound address. Everything here is single-threaded: call it from the
+    event loop the fake runs on.
+    """
+
+    def __init__(self, config: FakeConfig | None = None, **overrides: Any) -> None:
+        """Prepare (not bind) a fake; invalid settings raise `ValueError` now."""
+        cfg = dataclasses.replace(config or FakeConfig(), **overrides)
+        stats = FakeStats()
+        self._ctx = ServerContext(
+            config=cfg,
+            stats=stats,
+            store=JobStore(seed=cfg.seed),
+            limiter=Limiter(cfg),
+            faults=FaultPlan(
+                seed=cfg.seed,
+                rate_5xx=cfg.fault_rate_5xx,
+                rate_reset=cfg.fault_rate_reset,
+                rate_truncate=cfg.fault_rate_truncate,
+                counter=stats.faults_injected,
+            ),
+            signer=UrlSigner(),
+        )
+        self._runners: list[web.AppRunner] = []
+        self._state: Literal["new", "started", "closed"] = "new"
+
+    def __repr__(self) -> str:
+        """Where the fake listens and how much it has served."""
+        where = self._ctx.api_url or "not started"
+        return f"<FakeGitHub {where} state={self._state} requests={self.stats.requests}>"
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind both origins and start serving; RuntimeError if already started."""
+        if self._state != "new":
+            raise RuntimeError(f"cannot start a fake that is {self._state}")
+        ctx, cfg = self._ctx, self._ctx.config
+        api_sock = _bind(cfg.api_host, cfg.api_port)
+        try:
+            blob_sock = _bind(cfg.blob_host, cfg.blob_port)
+        except OSError:
+            logger.warning("cannot bind %s; serving blobs from 127.0.0.1", cfg.blob_host)
+            try:
+                blob_sock = _bind("127.0.0.1", cfg.blob_port)
+            except OSError:
+                api_sock.close()
+                raise
+        self._state = "started"
+        api, blob = ApiHandler(ctx), BlobHandler(ctx)
+        api_app, blob_app = web.Application(), web.Application()
+        api_app.router.add_route("*", "/actions-results/{tail:.*}", blob.handle)
+        api_app.router.add_route("*", "/{tail:.*}", api.handle)
+        blob_app.router.add_route("*", "/{tail:.*}", blob.handle)
+        for app, sock in ((api_app, api_sock), (blob_app, blob_sock)):
+            runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
+            self._runners.append(runner)
+            await runner.setup()
+            await web.SockSite(runner, sock).start()
+        api_host, api_port = api_sock.getsockname()[:2]
+        blob_host, blob_port = blob_sock.getsockname()[:2]
+        ctx.api_origin = f"http://{api_host}:{api_port}"
+        ctx.api_url = ctx.api_origin + ("/api/v3" if cfg.ghes else "")
+        ctx.blob_origin = f"http://{blob_host}:{blob_port}"
+        ctx.store.api_url = ctx.api_url
+        if cfg.ghes:
+            ctx.store.html_origin = ctx.api_origin
+        logger.debug("fake GitHub at %s, blobs at %s", ctx.api_url, ctx.blob_origin)
+
+    async def close(self) -> None:
+        """Stop serving (running handlers get `SHUTDOWN_TIMEOUT` s); safe to call twice."""
+        self._state = "closed"
+        runners, self._runners = self._runners, []
+        for runner in reversed(runners):
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        """Start and return the fake."""
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the fake."""
+        await self.close()
+
+    # -- addresses -----------------------------------------------------------------------
+
+    def _require_started(self) -> ServerContext:
+        if not self._ctx.api_url:
+            raise RuntimeError("the fake is not started")
+        return self._ctx
+
+    @property
+    def api_url(self) -> str:
+        """``http://127.0.0.1:PORT`` (plus ``/api/v3`` with ``ghes``), no trailing slash."""
+        return self._require_started().api_url
+
+    @property
+    def blob_url(self) -> str:
+        """Origin of the blob host, e.g. ``http://127.0.0.2:PORT``."""
+        return self._require_started().blob_origin
+
+    @property
+    def token(self) -> str:
+        """The token the API accepts (as ``Bearer X`` or ``token X``)."""
+        return self._ctx.config.token
+
+    @property
+    def config(self) -> FakeConfig:
+        """The settings this fake runs with."""
+        return self._ctx.config
+
+    # -- data ----------------------------------------------------------------------------
+
+    def add_run(
+        self,
+        owner: str = "octo-org",
+        repo: str = "hello-world",
+        *,
+        jobs: int = 10,
+        attempts: int = 1,
+        run_id: int | None = None,
+        log_size: int | Sequence[int] = 4096,
+        conclusions: Sequence[str] = ("success",),
+        names: Sequence[str] | None = None,
+        statuses: Sequence[str] | None = None,
+        workflow_name: str | None = "CI",
+        head_branch: str | None = "main",
+    ) -> FakeRun:
+        """Create a run with ``attempts`` attempts of ``jobs`` jobs each.
+
+        ``conclusions``, ``names``, ``statuses`` and a sequence ``log_size`` are cycled over
+        the jobs of each attempt (attempts share names, get fresh ids). ``run_id`` defaults
+        to the next id of a counter; reusing one raises `ValueError`.
+        """
+        if not conclusions or names == [] or statuses == [] or log_size == []:
+            raise ValueError("conclusions, names, statuses and log_size must not be empty")
+        sizes = [log_size] if isinstance(log_size, int) else list(log_size)
+        if any(size < 0 for size in sizes):
+            raise ValueError("log_size must not be negative")
+        blueprint = JobBlueprint(
+            jobs=jobs,
+            log_size=log_size if isinstance(log_size, int) else tuple(log_size),
+            conclusions=tuple(conclusions),
+            names=None if names is None else tuple(names),
+            statuses=None if statuses is None else tuple(statuses),
+            workflow_name=workflow_name,
+            head_branch=head_branch,
+        )
+        store = self._require_started().store
+        return store.add_run(owner, repo, blueprint, attempts=attempts, run_id=run_id)
+
+    def run(self, run_id: int) -> FakeRun:
+        """The run as it is now (copies of its jobs); KeyError if unknown."""
+        return self._ctx.store.fake_run(run_id)
+
+    def jobs_for(
+        self,
+        owner: str,
+        repo: str,
+        run_id: int,
+        filter: Literal["latest", "all"] = "latest",
+        attempt: int | None = None,
+    ) -> list[JSONDict]:
+        """Exactly the jobs a complete listing yields, in order (``attempt`` wins over
+        ``filter``); KeyError for an unknown run or attempt."""
+        store = self._ctx.store
+        if store.find_run(owner, repo, run_id) is None:
+            raise KeyError(f"no run {run_id} in {owner}/{repo}")
+        if attempt is not None and not 1 <= attempt <= store.attempt_count(run_id):
+            raise KeyError(f"run {run_id} has no attempt {attempt}")
+        selector = str(attempt) if attempt is not None else filter
+        return [store.job(job_id) for job_id in store.job_ids(run_id, selector)]
+
+    def job(self, job_id: int) -> JSONDict:
+        """A copy of the job as the API serves it; KeyError if unknown."""
+        return self._ctx.store.job(job_id)
+
+    def update_job(self, job_id: int, **fields: Any) -> JSONDict:
+        """Change fields of a served job (e.g. a new ``status`` value); returns the result."""
+        return self._ctx.store.update_job(job_id, fields)
+
+    def log_bytes(self, job_id: int) -> bytes:
+        """The whole log body (held in memory: fine for tests, not for huge logs)."""
+        return log_bytes(self._ctx.store.record(job_id).log)
+
+    def log_sha256(self, job_id: int) -> str:
+        """Hex SHA-256 of the log, computed once by streaming generation, then cached."""
+        return self._ctx.store.sha256(job_id)
+
+    def log_size(self, job_id: int) -> int:
+        """Size of the log body in bytes."""
+        return self._ctx.store.record(job_id).log.size
+
+    def set_log_state(self, job_id: int, state: LogState) -> None:
+        """ "ok", "not_available" (logs endpoint 404) or "gone" (410)."""
+        self._ctx.store.set_log_state(job_id, state)
+
+    def log_url(self, job_id: int, *, ttl: float | None = None, same_origin: bool = False) -> str:
+        """A freshly signed log URL, as the logs endpoint would issue it."""
+        ctx = self._require_started()
+        origin = ctx.api_origin if same_origin else ctx.blob_origin
+        path = blob_path(ctx.store.record(job_id).blob_id)
+        return ctx.signer.sign(origin, path, ctx.config.log_url_ttl if ttl is None else ttl)
+
+    # -- limits, faults, stats -----------------------------------------------------------
+
+    def exhaust_primary(self, reset_in: float = 2.0, *, remaining: int = 0) -> None:
+        """Leave ``remaining`` primary points until ``reset_in`` seconds from now."""
+        self._ctx.limiter.set_primary(remaining, reset_in)
+
+    def reset_limits(self) -> None:
+        """Full primary budget, empty secondary window, no running penalty."""
+        self._ctx.limiter.reset()
+
+    def inject(self, *faults: Fault) -> None:
+        """Arm scripted faults; earlier ones are consulted first."""
+        for fault in faults:
+            self._ctx.faults.inject(fault)
+
+    def clear_faults(self) -> None:
+        """Disarm all scripted faults."""
+        self._ctx.faults.clear()
+
+    @property
+    def pending_faults(self) -> list[Fault]:
+        """Scripted faults with requests left to strike."""
+        return self._ctx.faults.pending
+
+    @property
+    def stats(self) -> FakeStats:
+        """The live counters (use ``stats.snapshot()`` for a frozen copy)."""
+        return self._ctx.stats
+
+    def reset_stats(self) -> None:
+        """Start counting afresh; in-flight counts carry over, limits are untouched."""
+        old = self._ctx.stats
+        new = FakeStats(api_in_flight=old.api_in_flight, blob_in_flight=old.blob_in_flight)
+        new.peak_api_in_flight, new.peak_blob_in_flight = old.api_in_flight, old.blob_in_flight
+        self._ctx.stats = new
+        self._ctx.faults.counter = new.faults_injected
+        self._ctx.arrivals.clear()
