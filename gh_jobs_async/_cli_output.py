@@ -2,21 +2,25 @@
 
 Imported only by :mod:`gh_jobs_async.cli`, and only when a command runs, so the
 library itself never needs rich. When stdout is not a terminal everything is
-plain text: no colours, no live display, no box drawing.
+plain text: no colours or other escape codes, no live display, no box drawing,
+no wrapping; tables are columns separated by two spaces.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -29,6 +33,11 @@ from rich.table import Table
 
 from gh_jobs_async import Client, Job, LogEvent, LogResult, LogStatus
 
+#: Seconds of history behind the throughput figure of the live display.
+SPEED_WINDOW = 5.0
+#: Seconds between progress lines on stderr when stdout is not a terminal.
+PLAIN_REPORT_EVERY = 10.0
+
 
 def human_bytes(count: float) -> str:
     """``1536`` -> ``1.5 KiB``."""
@@ -40,11 +49,28 @@ def human_bytes(count: float) -> str:
 
 
 def human_duration(seconds: float | None) -> str:
-    """``125`` -> ``2m05s``; ``None`` -> ``-``."""
+    """``125`` -> ``2m05s``; ``3725`` -> ``1h02m05s``; ``None`` -> ``-``."""
     if seconds is None:
         return "-"
     minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> str:
+    """Columns padded to their widest cell, two spaces apart, no trailing blanks."""
+    widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(headers)]
+
+    def render(cells: Sequence[str]) -> str:
+        padded = (
+            cell.rjust(width) if i in right else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        )
+        return "  ".join(padded).rstrip()
+
+    return "\n".join([render(headers), *(render(row) for row in rows)])
 
 
 class Output:
@@ -53,17 +79,36 @@ class Output:
     def __init__(self) -> None:
         self.plain = not sys.stdout.isatty()
         self.console = Console(
-            highlight=False, no_color=self.plain, soft_wrap=self.plain, emoji=False
+            highlight=False,
+            emoji=False,
+            # plain means plain, whatever FORCE_COLOR or TTY_COMPATIBLE say
+            force_terminal=False if self.plain else None,
+            color_system=None if self.plain else "auto",
         )
 
     def line(self, text: str) -> None:
-        """Print a line as it is (no markup)."""
-        self.console.print(text, markup=False, highlight=False)
+        """Print a line as it is: no markup, never wrapped (JSON stays one line)."""
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
-    def table(self, table: Table) -> None:
-        """Print a table; ASCII-free and borderless when plain."""
+    def table(
+        self,
+        headers: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        *,
+        title: str | None = None,
+        right: Sequence[int] = (),
+    ) -> None:
+        """A table: rich with a header rule on a terminal, aligned plain columns otherwise."""
+        if title is not None:
+            self.console.print(title, markup=False, highlight=False, soft_wrap=True, style="bold")
         if self.plain:
-            table.box = None
+            self.line(plain_table(headers, rows, set(right)))
+            return
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        for i, header in enumerate(headers):
+            table.add_column(header, justify="right" if i in right else "left")
+        for row in rows:
+            table.add_row(*row)
         self.console.print(table)
 
     def job(self, job: Job) -> None:
@@ -75,43 +120,57 @@ class Output:
         self.line(f"  duration    {human_duration(job.duration)}")
         self.line(f"  runner      {job.runner_name or '-'} ({', '.join(job.labels) or '-'})")
         self.line(f"  url         {job.html_url or job.url}")
-        table = Table(box=box.SIMPLE, title=None)
-        for column in ("#", "step", "status", "conclusion", "duration"):
-            table.add_column(column)
+        rows = []
         for step in job.steps:
             took = (
                 (step.completed_at - step.started_at).total_seconds()
                 if step.started_at and step.completed_at
                 else None
             )
-            table.add_row(
-                str(step.number),
-                step.name,
-                str(step.status),
-                str(step.conclusion or "-"),
-                human_duration(took),
+            rows.append(
+                [
+                    str(step.number),
+                    step.name,
+                    str(step.status),
+                    str(step.conclusion or "-"),
+                    human_duration(took),
+                ]
             )
-        self.table(table)
+        self.table(
+            ("#", "step", "status", "conclusion", "duration"),
+            rows,
+            title=f"{len(rows)} steps",
+            right=(0,),
+        )
 
     def jobs_table(self, jobs: list[Job], *, title: str) -> None:
         """id, name, status, conclusion, duration, runner."""
-        table = Table(title=f"{title}: {len(jobs)} jobs", box=box.SIMPLE_HEAD)
-        for column in ("id", "name", "status", "conclusion", "duration", "runner"):
-            table.add_column(column, no_wrap=column == "id")
-        for job in jobs:
-            table.add_row(
+        rows = [
+            [
                 str(job.id),
                 job.name,
                 str(job.status),
                 str(job.conclusion or "-"),
                 human_duration(job.duration),
                 job.runner_name or "-",
-            )
-        self.table(table)
+            ]
+            for job in jobs
+        ]
+        self.table(
+            ("id", "name", "status", "conclusion", "duration", "runner"),
+            rows,
+            title=f"{title}: {len(jobs)} jobs",
+        )
 
 
 class HarvestDisplay:
-    """Live progress of a harvest (jobs, bytes, throughput, rate limit, waits) and its summary."""
+    """Live progress of a harvest (jobs, bytes, throughput, rate limit, waits) and its summary.
+
+    On a terminal a rich progress bar; otherwise a progress line on stderr every
+    :data:`PLAIN_REPORT_EVERY` seconds. :meth:`event` is the harvest's progress
+    hook, :meth:`result` takes each result, :meth:`listing_done` says the total
+    is final, :meth:`expect` announces jobs before they are queued.
+    """
 
     def __init__(self, client: Client, out_dir: Path) -> None:
         self.client = client
@@ -121,31 +180,36 @@ class HarvestDisplay:
         self.failures: list[LogResult] = []
         self.queued = 0
         self.bytes = 0
+        self.retries = 0
+        self.expected = 0
+        self.listed = False
         self.started = time.perf_counter()
+        self._samples: deque[tuple[float, int]] = deque()
+        self._last_report = self.started
         self._progress: Progress | None = None
         self._task_id: TaskID | None = None
         self._ticker: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> HarvestDisplay:
-        self.started = time.perf_counter()
+        self.started = self._last_report = time.perf_counter()
         if not self.output.plain:
             self._progress = Progress(
                 SpinnerColumn(),
                 TextColumn("[bold]harvest"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total} jobs"),
+                BarColumn(bar_width=24),
+                TextColumn("{task.fields[jobs]}"),
                 TextColumn("{task.fields[size]}"),
                 TextColumn("{task.fields[speed]}"),
-                TextColumn("[cyan]{task.fields[api]}"),
+                TextColumn("{task.fields[api]}"),
                 TimeElapsedColumn(),
                 console=self.output.console,
                 transient=False,
             )
             self._task_id = self._progress.add_task(
-                "harvest", total=0, size="0 B", speed="", api=""
+                "harvest", total=None, jobs="0 jobs", size="0 B", speed="", api=""
             )
             self._progress.start()
-            self._ticker = asyncio.create_task(self._tick())
+        self._ticker = asyncio.create_task(self._tick())
         return self
 
     async def __aexit__(
@@ -168,14 +232,39 @@ class HarvestDisplay:
             self.queued += 1
         elif event.kind == "bytes":
             self.bytes += event.nbytes
+        elif event.kind == "retry":
+            self.retries += 1
+
+    def expect(self, jobs: int, *, final: bool) -> None:
+        """``jobs`` more are coming (a listing's ``total_count``); ``final``: no more after."""
+        self.expected += jobs
+        self.listed = self.listed or final
+
+    def listing_done(self) -> None:
+        """Every job is queued: the total shown is final (and exact, duplicates dropped)."""
+        self.listed = True
+        self.expected = 0
+
+    @property
+    def total(self) -> int:
+        """Jobs in the harvest as far as known now."""
+        return max(self.queued, self.expected)
 
     def result(self, result: LogResult) -> None:
-        """Count one finished job; in plain mode, say so when it did not end well."""
+        """Count one finished job; on a terminal, say so at once when it did not end well."""
         self.counts[result.status] += 1
         if not result.ok:
             self.failures.append(result)
-            if self.output.plain:
-                self.output.line(f"job {result.job_id}: {result.status}: {_reason(result)}")
+            if self._progress is not None:  # above the live bar; plain output has the summary
+                self._progress.console.print(
+                    f"[red]job {result.job_id}: {result.status}[/]: {escape(_reason(result))}",
+                    highlight=False,
+                )
+
+    @property
+    def done(self) -> int:
+        """Jobs finished, whatever their status."""
+        return sum(self.counts.values())
 
     @property
     def all_ok(self) -> bool:
@@ -184,49 +273,84 @@ class HarvestDisplay:
 
     async def _tick(self) -> None:
         while True:
-            self._refresh()
             await asyncio.sleep(0.2)
+            self._refresh()
 
-    def _refresh(self) -> None:
-        if self._progress is None or self._task_id is None:
-            return
-        elapsed = max(time.perf_counter() - self.started, 1e-6)
+    def _speed(self, now: float) -> float:
+        """Bytes per second over the last :data:`SPEED_WINDOW` seconds."""
+        self._samples.append((now, self.bytes))
+        while len(self._samples) > 2 and now - self._samples[1][0] >= SPEED_WINDOW:
+            self._samples.popleft()
+        then, before = self._samples[0]
+        if now - then < 0.5:  # too short a window: the average so far
+            then, before = self.started, 0
+        return (self.bytes - before) / max(now - then, 1e-6)
+
+    def _status(self, *, rich: bool) -> tuple[str, str]:
+        """``(jobs, api)``: ``12/340+ jobs`` (``+`` while listing) and the rate-limit state."""
+        more = "" if self.listed else "+"
+        jobs = f"{self.done}/{self.total}{more} jobs"
+        if self.failures:
+            jobs += f", {len(self.failures)} without log"
+        if self.retries:
+            jobs += f", {self.retries} retries"
         rate = self.client.rate_limit
-        api = f"API {rate.remaining}/{rate.limit}" if rate else "API"
+        api = f"API {rate.remaining}/{rate.limit} left" if rate else "API -"
         paused = self.client.paused_for
         if paused > 0:
-            api += f" · GitHub asks us to wait {paused:.0f}s"
+            wait = f"GitHub asks us to wait {math.ceil(paused)}s"
+            api += f", [yellow]{wait}[/]" if rich else f", {wait}"
+        return jobs, api
+
+    def _refresh(self) -> None:
+        now = time.perf_counter()
+        speed = f"{human_bytes(self._speed(now))}/s"
+        if self._progress is None or self._task_id is None:
+            if now - self._last_report >= PLAIN_REPORT_EVERY:
+                self._last_report = now
+                jobs, api = self._status(rich=False)
+                sys.stderr.write(f"gh-jobs: {jobs}, {human_bytes(self.bytes)}, {speed}, {api}\n")
+                sys.stderr.flush()
+            return
+        jobs, api = self._status(rich=True)
         self._progress.update(
             self._task_id,
-            total=max(self.queued, 1),
-            completed=sum(self.counts.values()),
+            total=self.total if self.listed else None,
+            completed=self.done,
+            jobs=jobs,
             size=human_bytes(self.bytes),
-            speed=f"{human_bytes(self.bytes / elapsed)}/s",
-            api=api,
+            speed=speed,
+            api=f"[cyan]{api}[/]",
         )
 
-    def summary(self) -> None:
+    def summary(self, *, interrupted: bool = False) -> None:
         """The closing table: jobs per status, bytes, time, and every job that did not arrive."""
         elapsed = time.perf_counter() - self.started
-        table = Table(title=f"harvest into {self.out_dir}", box=box.SIMPLE_HEAD)
-        table.add_column("status")
-        table.add_column("jobs", justify="right")
-        for status in LogStatus:
-            table.add_row(str(status), str(self.counts.get(status, 0)))
-        table.add_row("total", str(sum(self.counts.values())))
-        self.output.table(table)
+        rows = [[str(status), str(self.counts.get(status, 0))] for status in LogStatus]
+        rows.append(["total", str(self.done)])
+        what = "interrupted harvest" if interrupted else "harvest"
+        self.output.table(("status", "jobs"), rows, title=f"{what} into {self.out_dir}", right=(1,))
         self.output.line(
-            f"{human_bytes(self.bytes)} in {elapsed:.1f} s "
+            f"{human_bytes(self.bytes)} downloaded in {elapsed:.1f} s "
             f"({human_bytes(self.bytes / max(elapsed, 1e-6))}/s)"
         )
         if self.failures:
-            failed = Table(title="jobs without a log", box=box.SIMPLE_HEAD)
-            for column in ("job", "status", "reason"):
-                failed.add_column(column)
-            for result in sorted(self.failures, key=lambda r: r.job_id):
-                failed.add_row(str(result.job_id), str(result.status), _reason(result))
-            self.output.table(failed)
+            failed = sorted(self.failures, key=lambda r: r.job_id)
+            self.output.table(
+                ("job", "status", "reason"),
+                [[str(r.job_id), str(r.status), _reason(r)] for r in failed],
+                title=f"{len(failed)} jobs without a log",
+            )
+
+
+_REASONS = {
+    LogStatus.NOT_AVAILABLE: "404: no log (the job is queued, running, or never ran)",
+    LogStatus.GONE: "410: the log expired or was deleted",
+}
 
 
 def _reason(result: LogResult) -> str:
+    """Why a job has no log, in one short line."""
+    if result.status in _REASONS:
+        return _REASONS[result.status]
     return str(result.error) if result.error is not None else str(result.status)

@@ -84,7 +84,8 @@ class Client:
     ``base_url`` is ``https://api.github.com`` or a GitHub Enterprise Server
     root such as ``https://ghe.example.com/api/v3``. ``ca_bundle`` adds a CA
     file to trust (TLS verification is always on). ``sleep`` and ``clock``
-    (epoch seconds) can be injected, e.g. to test waits instantly.
+    (epoch seconds) can be injected, e.g. to test waits instantly; an injected
+    clock also drives pacing, which otherwise uses ``time.monotonic``.
     """
 
     def __init__(
@@ -156,6 +157,7 @@ class Client:
                 read_timeout=float(read_timeout),
                 ssl_context=ssl_context,
                 clock=clock or time.time,
+                monotonic=clock or time.monotonic,
                 sleep=sleep or asyncio.sleep,
             ),
             session,

@@ -49,7 +49,14 @@ JOB_FIELDS = frozenset(
 )
 MAX_COMPONENT = 200  # bytes of UTF-8 per path component, below every filesystem's 255
 MAX_DEPTH = 8
-_UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
+# Separators, characters Windows forbids, C0 and C1 controls, line and paragraph
+# separators, bidirectional overrides (which disguise a name) and lone surrogates
+# (which cannot be encoded as a file name).
+_UNSAFE_CHARS = re.compile(
+    r"[\x00-\x1f\x7f-\x9f/\\:*?\"<>|\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+# Only what PartFile names look like: a hidden name, 8 hex digits, the suffix.
+_PART_NAME = re.compile(r"^\..+\.[0-9a-f]{8}" + re.escape(PART_SUFFIX) + "$", re.DOTALL)
 
 Naming = str | Callable[[Job | int], "str | os.PathLike[str]"]
 
@@ -71,11 +78,18 @@ def template_fields(template: str) -> frozenset[str]:
 
 
 def sanitize_component(text: str) -> str:
-    """Make one path component safe: no separators, control characters, ``.``/``..``, bounded."""
-    text = unicodedata.normalize("NFC", text)
-    text = _UNSAFE_CHARS.sub("_", text).strip()
-    if text in {"", ".", ".."} or set(text) == {"."}:
-        text = text.replace(".", "_") or "_"
+    """Make one path component safe: no separators, control characters, ``.``/``..``, bounded.
+
+    A leading dot becomes ``_``: a log is never a hidden file, so it can never be
+    taken for the manifest, the lock or a temporary file of the harvest.
+    """
+    text = _UNSAFE_CHARS.sub("_", text)  # first: lone surrogates would break normalize
+    text = unicodedata.normalize("NFC", text).strip()
+    if set(text) == {"."}:
+        text = "_" * len(text)
+    elif text.startswith("."):
+        text = "_" + text[1:]
+    text = text or "_"
     encoded = text.encode("utf-8")
     if len(encoded) > MAX_COMPONENT:
         digest = hashlib.sha256(encoded).hexdigest()[:12]
@@ -170,13 +184,17 @@ class Manifest:
         self.path = root / MANIFEST_NAME
         self.entries: dict[str, ManifestEntry] = {}
         self._file: IO[str] | None = None
+        self._torn = False
 
     def load(self) -> None:
         """Read the manifest; a torn last line (from a crash) is ignored."""
         try:
-            text = self.path.read_text("utf-8")
+            text = self.path.read_text("utf-8", errors="replace")
         except FileNotFoundError:
             return
+        # A crash mid-write leaves a last line without its newline: the next
+        # entry must start on a line of its own, or it would be torn too.
+        self._torn = bool(text) and not text.endswith("\n")
         for line in text.splitlines():
             try:
                 data = json.loads(line)
@@ -189,6 +207,9 @@ class Manifest:
         """Append (and fsync) an entry; called before the rename that publishes the file."""
         if self._file is None:
             self._file = self.path.open("a", encoding="utf-8")
+            if self._torn:
+                self._file.write("\n")
+                self._torn = False
         key = relative.as_posix()
         line = {"path": key, "job_id": entry.job_id, "size": entry.size, "sha256": entry.sha256}
         self._file.write(json.dumps(line, separators=(",", ":")) + "\n")
@@ -249,11 +270,16 @@ class DirectoryLock:
             self._fd = None
 
 
+def is_part_name(name: str) -> bool:
+    """Whether ``name`` is the name of a :class:`PartFile` (no sanitised log name ever is)."""
+    return _PART_NAME.match(name) is not None
+
+
 def remove_stale_parts(root: Path) -> int:
     """Delete temporary files a killed harvest left behind (we hold the directory lock)."""
     removed = 0
-    for part in root.rglob(f"*{PART_SUFFIX}"):
-        if part.is_file() and not part.is_symlink():
+    for part in root.rglob(f".*{PART_SUFFIX}"):
+        if is_part_name(part.name) and part.is_file() and not part.is_symlink():
             with contextlib.suppress(OSError):
                 part.unlink()
                 removed += 1
@@ -267,6 +293,8 @@ class PartFile:
         self.target = target
         self.path = target.with_name(f".{target.name}.{os.urandom(4).hex()}{PART_SUFFIX}")
         self.size = 0
+        self.reported = 0  # bytes announced to a progress hook
+        self.published = False
         self._hash = hashlib.sha256()
         self._handle: IO[bytes] | None = None
 
@@ -298,6 +326,7 @@ class PartFile:
     def publish(self) -> None:
         """Atomically rename the finished temporary file to the target (blocking)."""
         self.path.replace(self.target)
+        self.published = True
 
     def discard(self) -> None:
         """Close and delete the temporary file; synchronous so it also runs on cancellation."""
@@ -309,6 +338,12 @@ class PartFile:
 
 
 def check_expected_size(headers: Mapping[str, str]) -> int | None:
-    """``Content-Length`` as an int, when present and sane."""
+    """``Content-Length`` as an int, when present and sane.
+
+    ``None`` for a compressed body: its length counts the bytes on the wire, not
+    the decompressed bytes written to disk.
+    """
+    if headers.get("content-encoding", "identity").strip().lower() != "identity":
+        return None
     value = headers.get("content-length", "").strip()
     return int(value) if value.isascii() and value.isdigit() and len(value) <= 15 else None

@@ -14,9 +14,10 @@ result. Only an authentication failure (401) or cancellation ends the batch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -36,6 +37,7 @@ from ._files import (
 from ._logs import (
     JobsInput,
     ProgressHook,
+    blocking,
     iterate,
     job_id_of,
     logs_url,
@@ -46,6 +48,7 @@ from ._logs import (
 from ._session import Session
 from .exceptions import (
     GhJobsError,
+    InvalidArgumentError,
     LogDownloadError,
     LogsGoneError,
     LogsNotAvailableError,
@@ -91,54 +94,64 @@ class Fetcher:
         Retryable failures (expired URL, broken body, blob 5xx, transport) are
         retried up to ``max_attempts`` times, each with a freshly resolved
         Location; the last one is raised. Not-available and gone raise at once.
+        The bytes of an attempt that does not end in a published file are taken
+        back with a negative ``"bytes"`` event, so the events sum to the sizes.
         """
         url = logs_url(self.session, self.owner, self.repo, job_id)
         self.emit("started", job_id)
         for attempt in range(1, self.max_attempts + 1):
             part = PartFile(target)
             try:
-                location, inline = await resolve_location(self.session, url)
-                if inline is not None:
-                    await write_inline(inline, part, job_id)
-                else:
-                    await stream_blob(
-                        self.session,
-                        location,
-                        part,
-                        job_id,
-                        lambda n: self.emit("bytes", job_id, n),
-                    )
-                await asyncio.to_thread(part.finish)
-                entry = ManifestEntry(job_id=job_id, size=part.size, sha256=part.sha256)
-                if self.manifest is not None and relative is not None:
-                    async with self._manifest_lock:
-                        await asyncio.to_thread(self.manifest.record, relative, entry)
-                await asyncio.to_thread(part.publish)
-                return LogResult(
-                    job_id=job_id,
-                    status=LogStatus.DOWNLOADED,
-                    path=target,
-                    size=entry.size,
-                    sha256=entry.sha256,
-                    attempts=attempt,
-                )
+                return await self._attempt(url, job_id, part, relative, attempt)
             except (GhJobsError, OSError) as exc:
                 if attempt >= self.max_attempts or not _retryable(exc):
                     raise
-                delay = _sansio.backoff_delay(attempt - 1, base=0.25, cap=10.0)
-                logger.warning(
-                    "job %d: %s; retrying with a fresh Location in %.2f s (attempt %d of %d)",
-                    job_id,
-                    exc,
-                    delay,
-                    attempt + 1,
-                    self.max_attempts,
-                )
-                self.emit("retry", job_id)
-                await self.session.config.sleep(delay)
+                failure = exc
             finally:
                 part.discard()  # nothing to do once published; removes any partial file
+                if not part.published and part.reported:
+                    self.emit("bytes", job_id, -part.reported)
+            delay = _sansio.backoff_delay(attempt - 1, base=0.25, cap=10.0)
+            logger.warning(
+                "job %d: %s; retrying with a fresh Location in %.2f s (attempt %d of %d)",
+                job_id,
+                failure,
+                delay,
+                attempt + 1,
+                self.max_attempts,
+            )
+            self.emit("retry", job_id)
+            await self.session.config.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _attempt(
+        self, url: str, job_id: int, part: PartFile, relative: Path | None, attempt: int
+    ) -> LogResult:
+        """One attempt: resolve a fresh Location, stream, verify, record, publish."""
+
+        def on_bytes(nbytes: int) -> None:
+            part.reported += nbytes
+            self.emit("bytes", job_id, nbytes)
+
+        location, inline = await resolve_location(self.session, url)
+        if inline is not None:
+            await write_inline(inline, part, job_id, on_bytes)
+        else:
+            await stream_blob(self.session, location, part, job_id, on_bytes)
+        await blocking(part.finish)
+        entry = ManifestEntry(job_id=job_id, size=part.size, sha256=part.sha256)
+        if self.manifest is not None and relative is not None:
+            async with self._manifest_lock:  # manifest before rename: every file has an entry
+                await blocking(self.manifest.record, relative, entry)
+        await blocking(part.publish)
+        return LogResult(
+            job_id=job_id,
+            status=LogStatus.DOWNLOADED,
+            path=part.target,
+            size=entry.size,
+            sha256=entry.sha256,
+            attempts=attempt,
+        )
 
     async def outcome(self, work: _Work) -> LogResult:
         """:meth:`fetch`, with every per-job failure turned into a result."""
@@ -212,7 +225,13 @@ class LogBatch(AsyncIterator[LogResult]):
         if self._runner is None:
             self._runner = asyncio.create_task(self._run(), name=f"gh-jobs harvest {self._root}")
         runner = self._runner
-        item = await self._results.get()
+        try:
+            item = await self._results.get()
+        except asyncio.CancelledError:
+            # The consumer is gone: stop the workers too, rather than let them
+            # harvest on in the background with nobody to take the results.
+            await _uncancellable(self.aclose())
+            raise
         if isinstance(item, LogResult):
             return item
         self._finished = True
@@ -243,12 +262,13 @@ class LogBatch(AsyncIterator[LogResult]):
             self._results.put_nowait(_DONE)
 
     async def _run_pool(self) -> None:
-        await asyncio.to_thread(self._root.mkdir, parents=True, exist_ok=True)
+        root = self._root
+        await blocking(lambda: root.mkdir(parents=True, exist_ok=True))
         lock = DirectoryLock(self._root)
-        await asyncio.to_thread(lock.acquire)
         manifest = Manifest(self._root)
         try:
-            removed = await asyncio.to_thread(remove_stale_parts, self._root)
+            await blocking(lock.acquire)  # a cancelled acquire still ends in release()
+            removed = await blocking(remove_stale_parts, self._root)
             if removed:
                 logger.info("removed %d partial file(s) left by an interrupted harvest", removed)
             await asyncio.to_thread(manifest.load)
@@ -281,9 +301,15 @@ class LogBatch(AsyncIterator[LogResult]):
             if relative in seen_paths:  # two jobs named alike: keep both, apart
                 relative = relative.with_name(f"{relative.stem}-{job_id}{relative.suffix}")
             seen_paths.add(relative)
-            target = inside(self._root, relative)
             self._fetcher.emit("queued", job_id)
-            entry = await asyncio.to_thread(manifest.intact, relative, target)
+            try:
+                target, entry = await asyncio.to_thread(_place, self._root, relative, manifest)
+            except InvalidArgumentError as exc:  # e.g. a symlink inside dest_dir leads out
+                logger.warning("job %d: %s", job_id, exc)
+                result = LogResult(job_id=job_id, status=LogStatus.FAILED, error=exc)
+                self._fetcher.emit("finished", job_id, result=result)
+                self._results.put_nowait(result)
+                continue
             if entry is not None and entry.job_id == job_id:
                 result = LogResult(
                     job_id=job_id,
@@ -296,6 +322,20 @@ class LogBatch(AsyncIterator[LogResult]):
                 self._results.put_nowait(result)
                 continue
             await queue.put(_Work(job_id=job_id, relative=relative, target=target))
+
+
+def _place(root: Path, relative: Path, manifest: Manifest) -> tuple[Path, ManifestEntry | None]:
+    """Where a log goes (checked to stay inside ``root``) and its manifest entry if intact."""
+    target = inside(root, relative)
+    return target, manifest.intact(relative, target)
+
+
+async def _uncancellable(awaitable: Awaitable[None]) -> None:
+    """Run ``awaitable`` to its end even if we are cancelled again meanwhile."""
+    task = asyncio.ensure_future(awaitable)
+    while not task.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(task)
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:

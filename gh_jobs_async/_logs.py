@@ -19,6 +19,7 @@ import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import aiohttp
 
@@ -47,6 +48,31 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 JobsInput = Iterable[Job | int] | AsyncIterable[Job | int]
 ProgressHook = Callable[[LogEvent], None]
+_T = TypeVar("_T")
+
+
+async def settle(future: asyncio.Future[_T]) -> _T:
+    """Await ``future`` without ever cancelling it; a cancellation waits for it, then propagates.
+
+    Used for file work in threads: a thread cannot be stopped, and a temporary file
+    it creates or writes after its caller gave up (and deleted the file) would be
+    left behind, or written to after being closed.
+    """
+    try:
+        await asyncio.wait((future,))
+    except asyncio.CancelledError:
+        while not future.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait((future,))
+        if not future.cancelled():
+            future.exception()  # retrieved, so never reported as lost: we are cancelled
+        raise
+    return future.result()
+
+
+async def blocking(func: Callable[..., _T], /, *args: object) -> _T:
+    """Run blocking file work in a thread, off the event loop; see :func:`settle`."""
+    return await settle(asyncio.get_running_loop().run_in_executor(None, func, *args))
 
 
 def logs_url(session: Session, owner: str, repo: str, job_id: int) -> str:
@@ -137,7 +163,9 @@ async def stream_blob(
     for _hop in range(MAX_REDIRECTS + 1):
         origin = _sansio.origin_of(url)
         with _blob_errors(job_id, origin):
-            async with session.http.get(url, headers=headers, allow_redirects=False) as response:
+            async with session.http.get(
+                url, headers=headers, allow_redirects=False, read_bufsize=CHUNK_SIZE
+            ) as response:
                 if response.status in REDIRECTS:
                     url = _sansio.resolve_redirect(response.headers.get("Location"), url)
                     continue
@@ -156,11 +184,8 @@ async def stream_blob(
                         origin=origin,
                     )
                 expected = check_expected_size(response.headers)
-                await asyncio.to_thread(part.open)
-                async for chunk in response.content.iter_chunked(CHUNK_SIZE):
-                    await asyncio.to_thread(part.write, chunk)
-                    if on_bytes is not None:
-                        on_bytes(len(chunk))
+                await blocking(part.open)
+                await _write_body(response.content, part, on_bytes)
                 if expected is not None and part.size != expected:
                     raise IncompleteLogError(
                         f"log of job {job_id}: got {part.size} of {expected} bytes",
@@ -171,11 +196,43 @@ async def stream_blob(
     raise UnsafeURLError(f"more than {MAX_REDIRECTS} redirects", _sansio.origin_of(url))
 
 
-async def write_inline(answer: Answer, part: PartFile, job_id: int) -> None:
+async def _write_body(
+    content: aiohttp.StreamReader, part: PartFile, on_bytes: Callable[[int], None] | None
+) -> None:
+    """Copy a body into ``part``, hashing and writing chunk N in a thread while N+1 arrives.
+
+    At most one chunk is being written and one more buffered by aiohttp (its
+    ``read_bufsize``), so memory stays a few chunks whatever the log's size.
+    """
+    loop = asyncio.get_running_loop()
+    writing: asyncio.Future[None] | None = None
+    try:
+        async for chunk in content.iter_chunked(CHUNK_SIZE):
+            if writing is not None:
+                await settle(writing)
+            writing = loop.run_in_executor(None, part.write, chunk)
+            if on_bytes is not None:
+                on_bytes(len(chunk))
+        if writing is not None:
+            await settle(writing)
+    finally:
+        if writing is not None and not writing.done():  # the body broke: let the write end
+            with contextlib.suppress(Exception):
+                await settle(writing)
+
+
+async def write_inline(
+    answer: Answer,
+    part: PartFile,
+    job_id: int,
+    on_bytes: Callable[[int], None] | None = None,
+) -> None:
     """Write a log GitHub returned inline (200 from the API) into ``part``."""
     expected = check_expected_size(answer.headers)
-    await asyncio.to_thread(part.open)
-    await asyncio.to_thread(part.write, answer.body)
+    await blocking(part.open)
+    await blocking(part.write, answer.body)
+    if on_bytes is not None:
+        on_bytes(len(answer.body))
     if expected is not None and part.size != expected:
         raise IncompleteLogError(
             f"log of job {job_id}: got {part.size} of {expected} bytes", job_id=job_id

@@ -178,7 +178,9 @@ def parse_base_url(base_url: object) -> ApiBase:
     if parts.username or parts.password:
         raise InvalidArgumentError("base_url", _redact_userinfo(base_url), "credentials in the URL")
     if parts.query or parts.fragment:
-        raise InvalidArgumentError("base_url", base_url, "a query or fragment is not allowed")
+        # not echoed: a query may carry a secret (e.g. ``?access_token=``)
+        shown = base_url.strip().partition("?")[0].partition("#")[0] + "?..."
+        raise InvalidArgumentError("base_url", shown, "a query or fragment is not allowed")
     prefix = re.sub(r"/{2,}", "/", parts.path).rstrip("/")
     return ApiBase(scheme=scheme, host=host, port=port, prefix=prefix)
 

@@ -133,7 +133,8 @@ class SessionConfig:
     connect_timeout: float
     read_timeout: float
     ssl_context: ssl.SSLContext | None
-    clock: Clock
+    clock: Clock  # epoch seconds: compared with x-ratelimit-reset
+    monotonic: Clock  # for pacing and pauses, immune to wall-clock jumps
     sleep: Sleep
 
 
@@ -144,7 +145,7 @@ class Session:
         self.config = config
         self.api = config.api
         self.limiter = Limiter(config.max_concurrency)
-        self.pacer = Pacer(config.requests_per_minute, clock=config.clock, sleep=config.sleep)
+        self.pacer = Pacer(config.requests_per_minute, clock=config.monotonic, sleep=config.sleep)
         self.rate_limit: RateLimit | None = None
         self.requests_sent = 0
         self._http = http
@@ -162,7 +163,8 @@ class Session:
     def paused_for(self) -> float:
         """Seconds until a secondary pause or a spent primary budget lets requests flow again."""
         now = self.config.clock()
-        return max(0.0, self._pause_until - now, (self._primary_reset or now) - now)
+        pause = self._pause_until - self.config.monotonic()
+        return max(0.0, pause, (self._primary_reset or now) - now)
 
     @property
     def closed(self) -> bool:
@@ -198,10 +200,11 @@ class Session:
     async def _wait_for_gates(self) -> None:
         """Sleep while a secondary pause or a spent primary budget forbids sending."""
         while True:
-            now = self.config.clock()
-            if self._pause_until > now:
-                await self.config.sleep(self._pause_until - now)
+            pause = self._pause_until - self.config.monotonic()
+            if pause > 0:
+                await self.config.sleep(pause)
                 continue
+            now = self.config.clock()
             if self._primary_reset is not None and self._primary_reset > now:
                 await self._wait_primary(self._primary_reset - now)
                 continue
@@ -347,7 +350,7 @@ class Session:
     def _on_secondary(self, decision: _sansio.SecondaryLimit, generation: int, count: int) -> int:
         if count >= self.config.max_secondary_retries:
             raise decision.error
-        now = self.config.clock()
+        now = self.config.monotonic()
         if generation == self._generation:  # a fresh strike, not an echo of a burst
             self._generation += 1
             self._strikes += 1

@@ -2,7 +2,8 @@
 
 The only module that prints, configures logging, calls ``asyncio.run`` and
 picks exit codes: 0 success; 1 some jobs failed or an API error; 2 bad usage
-or authentication failure; 130 interrupted (Ctrl-C). It uses the public API
+or authentication failure; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
+It uses the public API
 only, and needs the ``cli`` extra (``pip install 'gh_jobs_async[cli]'``) for
 its progress display and tables.
 """
@@ -11,29 +12,44 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import shlex
+import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import gh_jobs_async
 from gh_jobs_async import (
     Client,
+    ForbiddenError,
     GhJobsError,
     InvalidArgumentError,
     Job,
+    JobConclusion,
     UnauthorizedError,
 )
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+if TYPE_CHECKING:
+    from ._cli_output import HarvestDisplay
+
+FAILED_CONCLUSIONS = frozenset({JobConclusion.FAILURE, JobConclusion.TIMED_OUT})
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM
 DEMO_JOBS = 300
 
 
 class UsageError(Exception):
     """Bad command-line usage: one line on stderr, exit status 2."""
+
+
+class Terminated(Exception):
+    """SIGTERM arrived: stop like Ctrl-C does, exit status 143."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,12 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="API root (default: $GITHUB_API_URL or https://api.github.com; "
         "GHES: https://HOST/api/v3)",
     )
-    conn.add_argument(
+    token = conn.add_mutually_exclusive_group()
+    token.add_argument(
         "--token-file",
         type=Path,
         help="read the token from this file (default: $GH_TOKEN or $GITHUB_TOKEN)",
     )
-    conn.add_argument(
+    token.add_argument(
         "--anonymous", action="store_true", help="send no token (public repositories only)"
     )
     conn.add_argument("--max-concurrency", type=int, default=10, help="API requests in flight")
@@ -88,17 +105,32 @@ def build_parser() -> argparse.ArgumentParser:
     _listing_options(logs)
     _harvest_options(logs)
 
-    fake = sub.add_parser(
-        "fake-server", help="run the fake GitHub in the foreground", add_help=False
-    )
-    fake.add_argument("fake_args", nargs=argparse.REMAINDER)
+    # main() hands everything after "fake-server" to the fake's own parser; this entry is
+    # here for the command list of --help
+    sub.add_parser("fake-server", help="run the fake GitHub in the foreground (see its --help)")
 
     demo = sub.add_parser("demo", parents=[common], help="harvest a sample run from a fake GitHub")
     demo.add_argument("--out", type=Path, default=Path("gh-jobs-demo"), help="output directory")
-    demo.add_argument("--jobs", type=int, default=DEMO_JOBS, help="jobs in the sample run")
-    demo.add_argument("--log-size", type=int, default=256 * 1024, help="bytes per log")
+    demo.add_argument(
+        "--jobs", type=_positive_int, default=DEMO_JOBS, help="jobs in the sample run"
+    )
+    demo.add_argument(
+        "--log-size", type=_non_negative_int, default=256 * 1024, help="bytes per log"
+    )
     _harvest_options(demo)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdecimal() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
+def _non_negative_int(text: str) -> int:
+    if not text.isdecimal():
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return int(text)
 
 
 def _listing_options(parser: argparse.ArgumentParser) -> None:
@@ -192,14 +224,21 @@ async def cmd_list(args: argparse.Namespace) -> int:
 
 
 async def _runs_jobs(
-    client: Client, owner: str, repo: str, args: argparse.Namespace
+    client: Client, owner: str, repo: str, args: argparse.Namespace, display: HarvestDisplay
 ) -> AsyncIterator[Job]:
-    for run_id in args.run_ids:
-        async for job in client.list_jobs(
-            owner, repo, run_id, filter=args.filter, attempt=args.attempt
-        ):
-            if not args.failed_only or job.conclusion in {"failure", "timed_out"}:
+    """Every job of every run (failed ones only with ``--failed-only``), telling the display
+    how many to expect as soon as each listing's first page says so."""
+    last = len(args.run_ids) - 1
+    for index, run_id in enumerate(args.run_ids):
+        stream = client.list_jobs(owner, repo, run_id, filter=args.filter, attempt=args.attempt)
+        counted = args.failed_only  # total_count counts every job, not the failed ones
+        async for job in stream:
+            if not counted:
+                counted = True
+                display.expect(stream.total_count or 0, final=index == last)
+            if not args.failed_only or job.conclusion in FAILED_CONCLUSIONS:
                 yield job
+    display.listing_done()
 
 
 async def harvest(client: Client, owner: str, repo: str, args: argparse.Namespace) -> int:
@@ -210,22 +249,35 @@ async def harvest(client: Client, owner: str, repo: str, args: argparse.Namespac
     batch = client.download_logs(
         owner,
         repo,
-        _runs_jobs(client, owner, repo, args),
+        _runs_jobs(client, owner, repo, args, display),
         args.out,
         concurrency=args.concurrency,
         progress=display.event,
     )
-    async with display, batch:
-        async for result in batch:
-            display.result(result)
+    try:
+        async with display, batch:
+            async for result in batch:
+                display.result(result)
+    except asyncio.CancelledError:
+        display.summary(interrupted=True)
+        raise
     display.summary()
     return EXIT_OK if display.all_ok else EXIT_FAILED
+
+
+async def _make_out_dir(path: Path) -> None:
+    """Create ``--out`` up front, so that a bad one is a usage error, not a failed harvest."""
+    try:
+        await asyncio.to_thread(path.mkdir, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create --out {path}: {exc.strerror or exc}") from None
 
 
 async def cmd_logs(args: argparse.Namespace) -> int:
     """``gh-jobs logs``."""
     owner, repo = split_repository(args.repository)
     async with make_client(args) as client:
+        await _make_out_dir(args.out)
         return await harvest(client, owner, repo, args)
 
 
@@ -236,6 +288,7 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     from ._cli_output import Output  # noqa: PLC0415
 
     out = Output()
+    await _make_out_dir(args.out)
     config = FakeConfig(api_latency=0.02, blob_latency=0.02, max_in_flight=20)
     async with FakeGitHub(config) as fake:
         run = fake.add_run("octo-org", "hello-world", jobs=args.jobs, log_size=args.log_size)
@@ -243,60 +296,123 @@ async def cmd_demo(args: argparse.Namespace) -> int:
         args.run_ids, args.filter, args.attempt = [run.run_id], "latest", None
         async with Client(fake.token, base_url=fake.api_url, max_concurrency=20) as client:
             status = await harvest(client, "octo-org", "hello-world", args)
-    out.line(f"logs are in {args.out.resolve()}; run the demo again: it skips what is complete")
+    out.line(f"logs are in {args.out.resolve()}")
+    out.line("run the demo again: it skips every log that is already complete")
     return status
 
 
-def cmd_fake_server(args: argparse.Namespace) -> int:
+def cmd_fake_server(argv: list[str]) -> int:
     """``gh-jobs fake-server``: the fake GitHub's own command line."""
     from gh_jobs_async.testing import main as fake_main  # noqa: PLC0415
 
-    return fake_main(list(args.fake_args))
+    return fake_main(argv)
 
 
-COMMANDS = {"get": cmd_get, "list": cmd_list, "logs": cmd_logs, "demo": cmd_demo}
+Command = Callable[[argparse.Namespace], Awaitable[int]]
+COMMANDS: dict[str, Command] = {
+    "get": cmd_get,
+    "list": cmd_list,
+    "logs": cmd_logs,
+    "demo": cmd_demo,
+}
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is now, so the live display can show log lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:  # logging must never break the command
+            self.handleError(record)
 
 
 def configure_logging(debug: bool) -> None:
     """WARNING (retries, waits) to stderr; DEBUG with ``--debug``. Never the token."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler = _StderrHandler()
+    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s" if debug else "gh-jobs: %(message)s"
+    handler.setFormatter(logging.Formatter(fmt))
     root = logging.getLogger("gh_jobs_async")
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
+async def _run(command: Command, args: argparse.Namespace) -> int:
+    """Run a command; SIGTERM cancels it like Ctrl-C does, and surfaces as `Terminated`."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    terminated = False
+
+    def on_sigterm() -> None:
+        nonlocal terminated
+        terminated = True
+        if task is not None:
+            task.cancel()
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # not POSIX, or not main thread
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    try:
+        return await command(args)
+    except asyncio.CancelledError:
+        if terminated:
+            raise Terminated from None
+        raise
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGTERM)
+
+
+def _stopped(args: argparse.Namespace, argv: Sequence[str], why: str) -> None:
+    """Say that the command stopped and, for a harvest, how to resume it."""
+    if getattr(args, "out", None) is None:
+        sys.stderr.write(f"gh-jobs: {why}\n")
+        return
+    again = shlex.join(["gh-jobs", *argv])
+    sys.stderr.write(
+        f"gh-jobs: {why}; no partial files were left. To resume, run the same command "
+        f"again (complete logs are skipped): {again}\n"
+    )
+
+
+def _error(exc: BaseException, debug: bool, hint: str = "") -> None:
+    """One line on stderr; the whole traceback first with ``--debug``."""
+    if debug:
+        traceback.print_exception(exc)
+    sys.stderr.write(f"gh-jobs: error: {exc}{hint}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``gh-jobs``; return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["fake-server"]:
+        return cmd_fake_server(argv[1:])
     args = build_parser().parse_args(argv)
-    if args.command == "fake-server":
-        return cmd_fake_server(args)
-    debug = bool(getattr(args, "debug", False))
+    debug = bool(args.debug)
     configure_logging(debug)
     try:
-        return asyncio.run(COMMANDS[args.command](args))
+        return asyncio.run(_run(COMMANDS[args.command], args))
     except KeyboardInterrupt:
-        out = getattr(args, "out", None)
-        where = f" --out {out}" if out is not None else ""
-        sys.stderr.write(
-            f"gh-jobs: interrupted; no partial files were left. Run the same command{where} "
-            "again to resume.\n"
-        )
+        _stopped(args, argv, "interrupted")
         return EXIT_INTERRUPTED
-    except (UsageError, InvalidArgumentError, UnauthorizedError) as exc:
-        if debug:
-            raise
-        sys.stderr.write(f"gh-jobs: error: {exc}\n")
+    except Terminated:
+        _stopped(args, argv, "terminated")
+        return EXIT_TERMINATED
+    except (UnauthorizedError, ForbiddenError) as exc:
+        _error(exc, debug, "; check the token (GH_TOKEN, GITHUB_TOKEN or --token-file)")
+        return EXIT_USAGE
+    except (UsageError, InvalidArgumentError) as exc:
+        _error(exc, debug)
         return EXIT_USAGE
     except GhJobsError as exc:
-        if debug:
-            raise
-        sys.stderr.write(f"gh-jobs: error: {exc}\n")
+        _error(exc, debug)
         return EXIT_FAILED
-    except ImportError as exc:
-        sys.stderr.write(
-            f"gh-jobs: {exc}; install the cli extra: pip install 'gh_jobs_async[cli]'\n"
-        )
+    except OSError as exc:
+        _error(exc, debug)
+        return EXIT_FAILED
+    except ModuleNotFoundError as exc:
+        if exc.name != "rich":
+            raise
+        _error(exc, debug, "; install the cli extra: pip install 'gh_jobs_async[cli]'")
         return EXIT_USAGE
 
 

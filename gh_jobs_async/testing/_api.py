@@ -44,6 +44,7 @@ from gh_jobs_async.testing._http import (
 __all__ = ["API_VERSIONS", "ApiHandler", "Route", "parse_route"]
 
 API_VERSIONS = ("2022-11-28", "2026-03-10")
+_PENALTY = "gh_jobs_async.testing.penalty"  # request key: retry-after of a secondary refusal
 _NOT_FOUND = github_error(404, "Not Found", DOCS_JOB)
 _LOGS_NOT_FOUND = github_error(404, "Not Found", DOCS_LOGS)
 _GONE = github_error(410, "Server Error", DOCS_LOGS)
@@ -126,6 +127,9 @@ class ApiHandler:
             if ctx.config.api_latency:
                 await asyncio.sleep(ctx.config.api_latency)
             resp = refusal if refusal is not None else await self._serve(request, headers)
+            if _PENALTY in request:
+                # The refusal goes out now; its penalty runs from here.
+                ctx.limiter.penalize(time.monotonic(), request[_PENALTY])
             transport = request.transport
             status = 0 if transport is None or transport.is_closing() else resp.status
             return resp
@@ -160,7 +164,7 @@ class ApiHandler:
                 ctx.stats.in_flight_violations += 1
             else:
                 ctx.stats.window_violations += 1
-            return self._secondary(now, headers, cfg.secondary_retry_after)
+            return self._secondary(request, headers, cfg.secondary_retry_after)
         ctx.limiter.accept(now)
         return None
 
@@ -172,14 +176,15 @@ class ApiHandler:
         return scheme.lower() in ("bearer", "token") and credential.strip() == cfg.token
 
     def _secondary(
-        self, now: float, headers: dict[str, str], retry_after: int | None
+        self, request: web.Request, headers: dict[str, str], retry_after: int | None
     ) -> web.Response:
-        """A secondary-limit answer; starts the penalty it announces."""
-        self.ctx.limiter.penalize(now, retry_after)
+        """A secondary-limit answer; `handle` starts its penalty when it goes out."""
+        request[_PENALTY] = retry_after
         if retry_after is not None:
             headers["retry-after"] = str(retry_after)
-        body = secondary_message(headers["x-github-request-id"])
-        return _json(self.ctx.config.secondary_status, body, headers)
+        status = self.ctx.config.secondary_status
+        body = secondary_message(headers["x-github-request-id"], status)
+        return _json(status, body, headers)
 
     async def _serve(self, request: web.Request, headers: dict[str, str]) -> web.StreamResponse:
         """Faults, then routing, for an accepted request."""
@@ -213,7 +218,7 @@ class ApiHandler:
             retry_after = (
                 cfg.secondary_retry_after if fault.retry_after is None else fault.retry_after
             )
-            return self._secondary(time.monotonic(), headers, retry_after)
+            return self._secondary(request, headers, retry_after)
         if fault.kind == "reset":
             if request.transport is not None:
                 request.transport.abort()

@@ -22,7 +22,7 @@ from aiohttp import web
 from gh_jobs_async.testing._context import ServerContext
 from gh_jobs_async.testing._data import JobRecord
 from gh_jobs_async.testing._faults import Fault
-from gh_jobs_async.testing._http import BLOB_PREFIX, azure_error, azure_time
+from gh_jobs_async.testing._http import azure_error, azure_time
 from gh_jobs_async.testing._logs import iter_log
 
 __all__ = ["BlobHandler", "parse_range", "stream_log", "wait_flushed"]
@@ -144,10 +144,12 @@ class BlobHandler:
         self.ctx = ctx
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        """Entry point: bookkeeping around `_serve`."""
+        """Entry point: bookkeeping and ``blob_latency`` around `_serve`."""
         arrived = self.ctx.arrive(request, "blob")
         status = 0
         try:
+            if self.ctx.config.blob_latency:
+                await asyncio.sleep(self.ctx.config.blob_latency)
             resp = await self._serve(request)
             status = resp.status
             return resp
@@ -160,7 +162,7 @@ class BlobHandler:
             ctx.stats.blob_authorization_headers += 1
             return _xml(403, "AuthenticationFailed", _AUTH_FAILED)
         match = _BLOB_RE.match(request.path)
-        if match is None or not request.path.startswith(BLOB_PREFIX):
+        if match is None:
             return _xml(404, "ResourceNotFound", "The specified resource does not exist.")
         if request.method != "GET":
             return _xml(
@@ -195,13 +197,11 @@ class BlobHandler:
             )
             resp.headers["Content-Range"] = f"bytes */{rec.log.size}"
             return resp
-        if ctx.config.blob_latency:
-            await asyncio.sleep(ctx.config.blob_latency)
         headers = _azure_headers()
         headers.update(
             {
                 "Accept-Ranges": "bytes",
-                "ETag": f'"0x{hashlib.sha1(rec.blob_id.encode()).hexdigest()[:15].upper()}"',  # noqa: S324
+                "ETag": f'"0x{hashlib.sha256(rec.blob_id.encode()).hexdigest()[:15].upper()}"',
                 "x-ms-blob-type": "BlockBlob",
             }
         )

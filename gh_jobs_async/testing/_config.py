@@ -41,7 +41,8 @@ class FakeConfig:
     Times are in seconds. ``None`` switches a limit off. Invalid values raise `ValueError`.
     ``api_port`` / ``blob_port`` of 0 pick free ports. ``log_url_ttl`` is rounded up to the
     whole second written into the signed URL's ``se`` field; a negative value yields URLs
-    that are already expired (handy in tests).
+    that are already expired (handy in tests). ``penalty_grace`` is how long after a
+    secondary-limit answer requests still count as sent before the client could see it.
     """
 
     token: str = field(default=DEFAULT_TOKEN, repr=False)
@@ -57,6 +58,7 @@ class FakeConfig:
     secondary_window: float = 60.0
     secondary_retry_after: int | None = 60
     secondary_status: int = 403
+    penalty_grace: float = 0.05
     logs_mode: LogsMode = "redirect"
     api_host: str = "127.0.0.1"
     api_port: int = 0
@@ -79,7 +81,13 @@ class FakeConfig:
             raise ValueError(f"logs_mode must be one of {_LOGS_MODES}")
         if self.chunk_size < 1:
             raise ValueError("chunk_size must be positive")
-        for name in ("api_latency", "blob_latency", "rate_limit_window", "secondary_window"):
+        for name in (
+            "api_latency",
+            "blob_latency",
+            "rate_limit_window",
+            "secondary_window",
+            "penalty_grace",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         for name in ("rate_limit", "max_in_flight", "max_per_window", "secondary_retry_after"):
@@ -94,7 +102,8 @@ class FakeConfig:
 
 
 class RequestRecord(NamedTuple):
-    """One answered (or aborted, status 0) request, in arrival order."""
+    """One request, in arrival order; ``status`` is 0 when the connection was dropped
+    before a complete answer (API resets and truncations)."""
 
     time: float
     origin: Literal["api", "blob"]
@@ -126,7 +135,9 @@ class FakeStats:
     * ``secondary_violations`` = ``in_flight_violations`` + ``window_violations``; injected
       ``Fault(kind="secondary")`` answers count only in ``faults_injected``.
     * ``requests_during_penalty`` counts API requests that arrived while a secondary-limit
-      penalty (``retry-after``, or 60 s without one) announced earlier was still running.
+      penalty was running: from ``penalty_grace`` seconds after the refusal was answered
+      (requests already on their way then are not the client's fault) until ``retry-after``
+      seconds (60 without the header) after that answer.
     * ``blob_token_leaks`` counts requests to the blob service carrying the token in any
       header value or in the URL; ``non_api_token_leaks`` counts the same for every request
       that was not a GitHub API call (blob origin, or signed paths on the API origin).

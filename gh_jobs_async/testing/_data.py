@@ -242,10 +242,6 @@ class JobStore:
             rec.sha256 = log_sha256(rec.log)
         return rec.sha256
 
-    def all_runs(self) -> list[int]:
-        """Ids of every run, in creation order."""
-        return list(self._runs)
-
 
 def _dumps(obj: object) -> bytes:
     # Raw UTF-8 like GitHub; a lone surrogate in a hostile name becomes a valid \\uXXXX escape.

@@ -69,7 +69,7 @@ class Fault:
         if self.kind not in _KINDS:
             raise ValueError(f"kind must be one of {_KINDS}")
         if self.kind == "secondary" and self.target == "blob":
-            raise ValueError("a secondary-limit fault only makes sense at the API")
+            raise ValueError("a secondary fault must target the API")
         if self.times < 1 or self.after < 0:
             raise ValueError("times must be >= 1 and after >= 0")
         if not 100 <= self.status <= 599:

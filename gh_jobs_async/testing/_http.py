@@ -71,14 +71,14 @@ def github_error(status: int, message: str, documentation_url: str) -> bytes:
     return json.dumps(body).encode()
 
 
-def secondary_message(request_id: str) -> bytes:
-    """The body of a secondary-rate-limit refusal (status field "403", as GitHub sends)."""
+def secondary_message(request_id: str, status: int = 403) -> bytes:
+    """The body of a secondary-rate-limit refusal; its status field matches the answer."""
     message = (
         "You have exceeded a secondary rate limit. Please wait a few minutes before you try "
         "again. If you reach out to GitHub Support for help, please include the request ID "
         f"{request_id}."
     )
-    return github_error(403, message, f"{DOCS_RATE}#about-secondary-rate-limits")
+    return github_error(status, message, f"{DOCS_RATE}#about-secondary-rate-limits")
 
 
 def server_error(status: int) -> tuple[bytes, str]:

@@ -13,6 +13,9 @@ requests are being served, or when the rolling ``secondary_window`` already hold
 * ``retry-after`` is ``FakeConfig.secondary_retry_after`` for both rules (or absent when
   that is None), and the penalty lasts that long, or 60 s without the header, which is what
   GitHub's docs tell clients to wait;
+* the penalty starts when the refusal is answered (after ``api_latency``), but requests
+  count as sent during it only from ``penalty_grace`` seconds later: a burst already on
+  the wire is not the client's fault;
 * requests arriving during a penalty are counted, not refused by that fact alone.
 
 All times are `time.monotonic` seconds except the epoch ``x-ratelimit-reset`` header.
@@ -44,7 +47,7 @@ class Limiter:
         self._remaining = config.rate_limit or 0
         self._reset_at = time.monotonic() + config.rate_limit_window
         self._window: deque[float] = deque()
-        self.penalty_end = -math.inf
+        self.penalty_start = self.penalty_end = -math.inf
 
     # -- primary -------------------------------------------------------------------------
 
@@ -107,17 +110,19 @@ class Limiter:
             self._window.append(now)
 
     def penalize(self, now: float, retry_after: int | None) -> None:
-        """Start (or extend) the penalty announced by a secondary-limit answer."""
+        """Start (or extend) the penalty of a secondary-limit answer sent at ``now``."""
         seconds = DEFAULT_PENALTY if retry_after is None else float(retry_after)
+        if now >= self.penalty_end:
+            self.penalty_start = now + self._config.penalty_grace
         self.penalty_end = max(self.penalty_end, now + seconds)
 
     def in_penalty(self, now: float) -> bool:
-        """Whether a penalty announced earlier is still running at ``now``."""
-        return now < self.penalty_end
+        """Whether a request arriving at ``now`` was sent during a running penalty."""
+        return self.penalty_start <= now < self.penalty_end
 
     def reset(self) -> None:
         """Full primary budget, empty window, no penalty."""
         self._remaining = self._config.rate_limit or 0
         self._reset_at = time.monotonic() + self._config.rate_limit_window
         self._window.clear()
-        self.penalty_end = -math.inf
+        self.penalty_start = self.penalty_end = -math.inf

@@ -98,8 +98,10 @@ async def test_statuses_and_conclusions_shape_jobs(fake: FakeGitHub) -> None:
     failed, cancelled, running, queued = run.latest
     assert [s["conclusion"] for s in failed["steps"]].count("failure") == 1
     assert failed["steps"][-1]["conclusion"] == "success"
-    assert cancelled["runner_id"] is None and cancelled["steps"] == []
-    assert running["conclusion"] is None and running["completed_at"] is None
+    assert cancelled["runner_id"] is None
+    assert cancelled["steps"] == []
+    assert running["conclusion"] is None
+    assert running["completed_at"] is None
     assert running["runner_name"] is not None
     assert any(step["status"] != "completed" for step in running["steps"])
     assert queued["runner_id"] is queued["runner_group_name"] is queued["conclusion"] is None
@@ -161,3 +163,19 @@ def test_logs_of_different_jobs_differ() -> None:
     one = _spec(10_000)
     other = LogSpec(20_000_000_002, 10_000, "build", False, one.started, "GitHub Actions 7")
     assert log_sha256(one) != log_sha256(other)
+
+
+def test_runs_need_a_started_fake() -> None:
+    """add_run before start raises RuntimeError: job URLs need the bound address."""
+    with pytest.raises(RuntimeError, match="not started"):
+        FakeGitHub().add_run()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"secondary_status": 500}, {"logs_mode": "ftp"}, {"chunk_size": 0}, {"fault_rate_5xx": 2.0}],
+)
+def test_invalid_config_is_rejected(overrides: dict[str, object]) -> None:
+    """FakeConfig refuses settings the server could not honour."""
+    with pytest.raises(ValueError, match="must"):
+        FakeConfig(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,110 @@
+"""Pins the public signatures of gh_jobs_async for mypy (strict); never run by pytest.
+
+``typing.assert_type`` fails the type check when a signature drifts, e.g. when
+``get_job`` stops returning ``Job`` or an attribute silently becomes ``Any``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import assert_type
+
+import aiohttp
+
+import gh_jobs_async
+from gh_jobs_async import (
+    ApiError,
+    Client,
+    DecodeError,
+    InvalidArgumentError,
+    Job,
+    JobConclusion,
+    JobsPage,
+    JobStatus,
+    JobStream,
+    PrimaryRateLimitError,
+    RateLimit,
+    SecondaryRateLimitError,
+    Step,
+    StepStatus,
+)
+
+
+async def client_methods(token: str | None, session: aiohttp.ClientSession) -> None:
+    """Client construction, context management and every operation."""
+    async with Client(token, base_url="https://ghe.example.com/api/v3", session=session) as gh:
+        assert_type(gh, Client)
+        assert_type(await gh.get_job("octo-org", "octo-repo", 1), Job)
+
+        stream = gh.list_jobs("octo-org", "octo-repo", 2, filter="all", per_page=100)
+        assert_type(stream, JobStream)
+        assert_type(stream.total_count, int | None)
+        assert_type(await stream.collect(), list[Job])
+        async for job in gh.list_jobs("octo-org", "octo-repo", 2, attempt=1, max_items=10):
+            assert_type(job, Job)
+
+        page = await gh.get_jobs_page("octo-org", "octo-repo", 2, page=2, per_page=50)
+        assert_type(page, JobsPage)
+        assert_type(page.total_count, int)
+        assert_type(page.jobs, tuple[Job, ...])
+        assert_type(page.links, Mapping[str, str])
+
+        assert_type(gh.rate_limit, RateLimit | None)
+        assert_type(gh.base_url, str)
+        assert_type(gh.requests_sent, int)
+    assert_type(await gh.close(), None)
+
+
+def injected_time() -> Client:
+    """sleep and clock are injectable callables."""
+
+    async def sleep(delay: float) -> None:
+        return None
+
+    def clock() -> float:
+        return 0.0
+
+    return Client(None, sleep=sleep, clock=clock, requests_per_minute=None, max_concurrency=5)
+
+
+def models(job: Job, step: Step, rate: RateLimit) -> None:
+    """Model attributes keep their precise types."""
+    assert_type(job.id, int)
+    assert_type(job.status, JobStatus | str)
+    assert_type(job.conclusion, JobConclusion | str | None)
+    assert_type(job.created_at, datetime)
+    assert_type(job.completed_at, datetime | None)
+    assert_type(job.labels, tuple[str, ...])
+    assert_type(job.steps, tuple[Step, ...])
+    assert_type(job.run_attempt, int | None)
+    assert_type(job.runner_name, str | None)
+    assert_type(job.duration, float | None)
+    assert_type(step.status, StepStatus | str)
+    assert_type(step.started_at, datetime | None)
+    assert_type(step.number, int)
+    assert_type(rate.reset_at, datetime)
+    assert_type(rate.used, int | None)
+    assert_type(rate.reset_epoch, float)
+
+
+def errors(
+    api: ApiError,
+    primary: PrimaryRateLimitError,
+    secondary: SecondaryRateLimitError,
+    decode: DecodeError,
+    invalid: InvalidArgumentError,
+) -> None:
+    """Exception attributes are plain, typed data."""
+    assert_type(api.status, int)
+    assert_type(api.url, str)
+    assert_type(api.request_id, str | None)
+    assert_type(api.documentation_url, str | None)
+    assert_type(primary.reset_at, datetime | None)
+    assert_type(secondary.retry_after, float | None)
+    assert_type(decode.path, str)
+    assert_type(invalid.name, str)
+    assert isinstance(invalid, ValueError)
+
+
+assert_type(gh_jobs_async.__version__, str)
