@@ -9,17 +9,16 @@ no wrapping; tables are columns separated by two spaces.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -30,6 +29,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from gh_jobs_async import Client, Job, LogEvent, LogResult, LogStatus
 
@@ -104,7 +104,7 @@ class Output:
         if self.plain:
             self.line(plain_table(headers, rows, set(right)))
             return
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), show_edge=False)
         for i, header in enumerate(headers):
             table.add_column(header, justify="right" if i in right else "left")
         for row in rows:
@@ -186,28 +186,24 @@ class HarvestDisplay:
         self.started = time.perf_counter()
         self._samples: deque[tuple[float, int]] = deque()
         self._last_report = self.started
-        self._progress: Progress | None = None
+        self._progress: _TwoLineProgress | None = None
         self._task_id: TaskID | None = None
         self._ticker: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> HarvestDisplay:
         self.started = self._last_report = time.perf_counter()
         if not self.output.plain:
-            self._progress = Progress(
+            self._progress = _TwoLineProgress(
                 SpinnerColumn(),
                 TextColumn("[bold]harvest"),
-                BarColumn(bar_width=24),
+                BarColumn(bar_width=30),
                 TextColumn("{task.fields[jobs]}"),
-                TextColumn("{task.fields[size]}"),
-                TextColumn("{task.fields[speed]}"),
-                TextColumn("{task.fields[api]}"),
                 TimeElapsedColumn(),
                 console=self.output.console,
                 transient=False,
             )
-            self._task_id = self._progress.add_task(
-                "harvest", total=None, jobs="0 jobs", size="0 B", speed="", api=""
-            )
+            self._task_id = self._progress.add_task("harvest", total=None, jobs="0 jobs")
+            self._refresh()
             self._progress.start()
         self._ticker = asyncio.create_task(self._tick())
         return self
@@ -220,8 +216,8 @@ class HarvestDisplay:
     ) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+            # gather, not suppress(CancelledError): a Ctrl-C arriving now must not be swallowed
+            await asyncio.gather(self._ticker, return_exceptions=True)
         self._refresh()
         if self._progress is not None:
             self._progress.stop()
@@ -286,21 +282,24 @@ class HarvestDisplay:
             then, before = self.started, 0
         return (self.bytes - before) / max(now - then, 1e-6)
 
-    def _status(self, *, rich: bool) -> tuple[str, str]:
-        """``(jobs, api)``: ``12/340+ jobs`` (``+`` while listing) and the rate-limit state."""
+    def _status(self, speed: str, *, rich: bool) -> tuple[str, str]:
+        """``(jobs, transfer)``: ``12/340+ jobs`` (``+`` while listing), then bytes,
+        throughput, the rate limit left and any wait GitHub asked for."""
         more = "" if self.listed else "+"
         jobs = f"{self.done}/{self.total}{more} jobs"
         if self.failures:
-            jobs += f", {len(self.failures)} without log"
+            failed = f"{len(self.failures)} without log"
+            jobs += f" · [red]{failed}[/]" if rich else f", {failed}"
         if self.retries:
-            jobs += f", {self.retries} retries"
+            jobs += f" · {self.retries} retries" if rich else f", {self.retries} retries"
         rate = self.client.rate_limit
-        api = f"API {rate.remaining}/{rate.limit} left" if rate else "API -"
+        parts = [human_bytes(self.bytes), speed]
+        parts.append(f"API {rate.remaining}/{rate.limit} left" if rate else "API -")
         paused = self.client.paused_for
         if paused > 0:
             wait = f"GitHub asks us to wait {math.ceil(paused)}s"
-            api += f", [yellow]{wait}[/]" if rich else f", {wait}"
-        return jobs, api
+            parts.append(f"[yellow]{wait}[/]" if rich else wait)
+        return jobs, (" · " if rich else ", ").join(parts)
 
     def _refresh(self) -> None:
         now = time.perf_counter()
@@ -308,19 +307,17 @@ class HarvestDisplay:
         if self._progress is None or self._task_id is None:
             if now - self._last_report >= PLAIN_REPORT_EVERY:
                 self._last_report = now
-                jobs, api = self._status(rich=False)
-                sys.stderr.write(f"gh-jobs: {jobs}, {human_bytes(self.bytes)}, {speed}, {api}\n")
+                jobs, transfer = self._status(speed, rich=False)
+                sys.stderr.write(f"gh-jobs: {jobs}, {transfer}\n")
                 sys.stderr.flush()
             return
-        jobs, api = self._status(rich=True)
+        jobs, transfer = self._status(speed, rich=True)
+        self._progress.status = Text.from_markup(f"  [cyan]{transfer}[/]")
         self._progress.update(
             self._task_id,
             total=self.total if self.listed else None,
             completed=self.done,
             jobs=jobs,
-            size=human_bytes(self.bytes),
-            speed=speed,
-            api=f"[cyan]{api}[/]",
         )
 
     def summary(self, *, interrupted: bool = False) -> None:
@@ -330,10 +327,11 @@ class HarvestDisplay:
         rows.append(["total", str(self.done)])
         what = "interrupted harvest" if interrupted else "harvest"
         self.output.table(("status", "jobs"), rows, title=f"{what} into {self.out_dir}", right=(1,))
-        self.output.line(
-            f"{human_bytes(self.bytes)} downloaded in {elapsed:.1f} s "
-            f"({human_bytes(self.bytes / max(elapsed, 1e-6))}/s)"
-        )
+        if self.bytes:
+            speed = human_bytes(self.bytes / max(elapsed, 1e-6))
+            self.output.line(f"{human_bytes(self.bytes)} downloaded in {elapsed:.1f} s ({speed}/s)")
+        else:
+            self.output.line(f"nothing downloaded ({elapsed:.1f} s)")
         if self.failures:
             failed = sorted(self.failures, key=lambda r: r.job_id)
             self.output.table(
@@ -343,8 +341,19 @@ class HarvestDisplay:
             )
 
 
+class _TwoLineProgress(Progress):
+    """The progress bar on one line, a status line (bytes, speed, rate limit, waits) below."""
+
+    status: Text = Text()  # replaced (never mutated) by HarvestDisplay
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        """The bar's table, then the status line."""
+        yield self.make_tasks_table(self.tasks)
+        yield self.status
+
+
 _REASONS = {
-    LogStatus.NOT_AVAILABLE: "404: no log (the job is queued, running, or never ran)",
+    LogStatus.NOT_AVAILABLE: "404: the job is queued, running, or never ran",
     LogStatus.GONE: "410: the log expired or was deleted",
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import re
 import ssl
@@ -51,6 +52,25 @@ def _positive(name: str, value: object, *, allow_none: bool = False, integer: bo
         raise InvalidArgumentError(
             name, value, f"expected {kind}" + (" or None" if allow_none else "")
         )
+
+
+def _seconds(name: str, value: object, *, allow_zero: bool = False) -> float:
+    """A finite number of seconds (> 0, or >= 0 with ``allow_zero``) as a float."""
+    seconds = None
+    if not isinstance(value, bool) and isinstance(value, int | float):
+        try:
+            seconds = float(value)
+        except OverflowError:
+            seconds = None
+    if (
+        seconds is None
+        or not math.isfinite(seconds)
+        or seconds < 0
+        or (seconds == 0 and not allow_zero)
+    ):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise InvalidArgumentError(name, value, f"expected a finite number of seconds {bound}")
+    return seconds
 
 
 def _non_negative_int(name: str, value: object) -> None:
@@ -115,14 +135,7 @@ class Client:
                 "max_concurrency", max_concurrency, "GitHub allows at most 100 requests in flight"
             )
         _positive("requests_per_minute", requests_per_minute, allow_none=True)
-        if (
-            isinstance(max_rate_limit_wait, bool)
-            or not isinstance(max_rate_limit_wait, int | float)
-            or max_rate_limit_wait < 0
-        ):
-            raise InvalidArgumentError(
-                "max_rate_limit_wait", max_rate_limit_wait, "expected seconds >= 0"
-            )
+        rate_limit_wait = _seconds("max_rate_limit_wait", max_rate_limit_wait, allow_zero=True)
         _non_negative_int("max_retries", max_retries)
         _non_negative_int("max_secondary_retries", max_secondary_retries)
         if not isinstance(api_version, str) or not _API_VERSION_RE.fullmatch(api_version):
@@ -131,8 +144,8 @@ class Client:
             )
         if user_agent is not None and (not isinstance(user_agent, str) or not user_agent.strip()):
             raise InvalidArgumentError("user_agent", user_agent, "expected a non-empty string")
-        _positive("connect_timeout", connect_timeout, integer=False)
-        _positive("read_timeout", read_timeout, integer=False)
+        connect_seconds = _seconds("connect_timeout", connect_timeout)
+        read_seconds = _seconds("read_timeout", read_timeout)
         if session is not None and "Authorization" in session.headers:
             raise InvalidArgumentError(
                 "session",
@@ -150,11 +163,11 @@ class Client:
                 user_agent=user_agent or _sansio.USER_AGENT,
                 max_concurrency=max_concurrency,
                 requests_per_minute=requests_per_minute,
-                max_rate_limit_wait=float(max_rate_limit_wait),
+                max_rate_limit_wait=rate_limit_wait,
                 max_retries=max_retries,
                 max_secondary_retries=max_secondary_retries,
-                connect_timeout=float(connect_timeout),
-                read_timeout=float(read_timeout),
+                connect_timeout=connect_seconds,
+                read_timeout=read_seconds,
                 ssl_context=ssl_context,
                 clock=clock or time.time,
                 monotonic=clock or time.monotonic,

@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import string
+import threading
 import unicodedata
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -159,10 +160,18 @@ class Namer:
 
 
 def inside(root: Path, relative: Path) -> Path:
-    """``root / relative`` after checking that, symlinks resolved, it stays inside ``root``."""
+    """``root / relative``, refused through a symlinked folder or to a symlink leading out.
+
+    Below ``root``, folders must be real folders: that is what :class:`PartFile`
+    enforces again, without a race, when it creates the file.
+    """
     target = root / relative
-    resolved_root = root.resolve()
-    if not target.resolve().is_relative_to(resolved_root):
+    folder = root
+    for name in relative.parts[:-1]:
+        folder /= name
+        if folder.is_symlink():
+            raise InvalidArgumentError("naming", str(relative), "goes through a symlinked folder")
+    if not target.resolve().is_relative_to(root.resolve()):
         raise InvalidArgumentError("naming", str(relative), "resolves outside the directory")
     return target
 
@@ -185,6 +194,7 @@ class Manifest:
         self.entries: dict[str, ManifestEntry] = {}
         self._file: IO[str] | None = None
         self._torn = False
+        self._lock = threading.Lock()  # record() runs in worker threads
 
     def load(self) -> None:
         """Read the manifest; a torn last line (from a crash) is ignored."""
@@ -204,7 +214,14 @@ class Manifest:
                 logger.debug("ignoring a torn manifest line")
 
     def record(self, relative: Path, entry: ManifestEntry) -> None:
-        """Append (and fsync) an entry; called before the rename that publishes the file."""
+        """Append (and fsync) an entry; called before the rename that publishes the file.
+
+        Thread-safe: entries from concurrent downloads are appended one at a time.
+        """
+        with self._lock:
+            self._record(relative, entry)
+
+    def _record(self, relative: Path, entry: ManifestEntry) -> None:
         if self._file is None:
             self._file = self.path.open("a", encoding="utf-8")
             if self._torn:
@@ -219,9 +236,10 @@ class Manifest:
 
     def close(self) -> None:
         """Close the append handle."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
     def intact(self, relative: Path, target: Path) -> ManifestEntry | None:
         """The entry if ``target`` exists with the recorded size and SHA-256, else ``None``."""
@@ -286,55 +304,150 @@ def remove_stale_parts(root: Path) -> int:
     return removed
 
 
-class PartFile:
-    """A temporary file beside ``target`` that hashes what is written and counts it."""
+WRITE_BEHIND = 8 * 1024 * 1024
+_FADVISE = getattr(os, "posix_fadvise", None)
 
-    def __init__(self, target: Path) -> None:
+
+class PartFile:
+    """A temporary file beside ``target`` that hashes what is written and counts it.
+
+    Write-behind: every :data:`WRITE_BEHIND` bytes, the kernel is told to start
+    writing what came before to disk and to drop it from the page cache
+    (``posix_fadvise(DONTNEED)``, where available). A harvest writes gigabytes
+    that nobody reads back soon; left as dirty pages, they would crowd the page
+    cache, and the fsync before the rename would wait for all of them at once.
+    """
+
+    def __init__(self, target: Path, root: Path | None = None) -> None:
         self.target = target
+        self.root = root  # with a root, folders below it are never followed through symlinks
         self.path = target.with_name(f".{target.name}.{os.urandom(4).hex()}{PART_SUFFIX}")
+        self._dir_fd: int | None = None
         self.size = 0
         self.reported = 0  # bytes announced to a progress hook
         self.published = False
         self._hash = hashlib.sha256()
         self._handle: IO[bytes] | None = None
+        self._behind = (0, 0)  # the two last write-behind marks
 
     def open(self) -> None:
-        """Create the parent folders and the temporary file (blocking: call off the loop)."""
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = self.path.open("xb")
+        """Create the parent folders and the temporary file (blocking: call off the loop).
 
-    def write(self, chunk: bytes) -> None:
-        """Hash and write one chunk (blocking; hashlib releases the GIL for large chunks)."""
-        assert self._handle is not None  # noqa: S101 - open() first
-        self._hash.update(chunk)
-        self._handle.write(chunk)
-        self.size += len(chunk)
+        With a ``root`` (and POSIX ``dir_fd`` support), the folders below it are
+        walked with ``O_NOFOLLOW`` and the file is created, renamed and removed
+        relative to its folder's descriptor: a folder swapped for a symlink after
+        :func:`inside` checked the path cannot redirect the write.
+        """
+        if self.root is None or not _DIR_FD:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = self.path.open("xb")
+            return
+        self._dir_fd = _open_folder(self.root, self.target.parent.relative_to(self.root))
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(self.path.name, flags, 0o666, dir_fd=self._dir_fd)
+        self._handle = os.fdopen(fd, "wb")
+
+    def write(self, *pieces: bytes) -> None:
+        """Hash and write pieces, in order, opening the file first if need be (blocking).
+
+        hashlib and the file write release the GIL: run this in a thread.
+        """
+        if self._handle is None:
+            self.open()
+            assert self._handle is not None  # noqa: S101 - for mypy
+        for piece in pieces:
+            self._hash.update(piece)
+            self.size += len(piece)
+        self._handle.writelines(pieces)
+        if self.size - self._behind[1] >= WRITE_BEHIND:
+            self._write_behind(self._handle)
+
+    def _write_behind(self, handle: IO[bytes]) -> None:
+        """Start writeback of the bytes written so far; drop the pages already written back."""
+        older, last = self._behind
+        self._behind = (last, self.size)
+        if _FADVISE is None:  # pragma: no cover - not POSIX
+            return
+        handle.flush()
+        # From the mark before last: the pages that were still being written back
+        # when that range was first advised are clean by now, and get dropped too.
+        _FADVISE(handle.fileno(), older, self.size - older, os.POSIX_FADV_DONTNEED)
 
     @property
     def sha256(self) -> str:
         """Hex SHA-256 of everything written so far."""
         return self._hash.hexdigest()
 
-    def finish(self) -> None:
-        """Flush and fsync, then close (blocking)."""
-        assert self._handle is not None  # noqa: S101 - open() first
+    def finish(self, *pieces: bytes) -> None:
+        """Write the last pieces (if any), flush and fsync, then close (blocking)."""
+        self.write(*pieces)
+        assert self._handle is not None  # noqa: S101 - for mypy
         self._handle.flush()
         os.fsync(self._handle.fileno())
         self._handle.close()
         self._handle = None
 
     def publish(self) -> None:
-        """Atomically rename the finished temporary file to the target (blocking)."""
-        self.path.replace(self.target)
+        """Atomically rename the finished temporary file to the target (blocking).
+
+        A symlink at the target is replaced, never followed.
+        """
+        if self._dir_fd is None:
+            self.path.replace(self.target)
+        else:
+            fd = self._dir_fd
+            os.rename(self.path.name, self.target.name, src_dir_fd=fd, dst_dir_fd=fd)
         self.published = True
+        self._close_dir()
 
     def discard(self) -> None:
         """Close and delete the temporary file; synchronous so it also runs on cancellation."""
         if self._handle is not None:
             self._handle.close()
             self._handle = None
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        if not self.published:
+            with contextlib.suppress(FileNotFoundError):
+                if self._dir_fd is None:
+                    self.path.unlink()
+                else:
+                    os.unlink(self.path.name, dir_fd=self._dir_fd)
+        self._close_dir()
+
+    def _close_dir(self) -> None:
+        if self._dir_fd is not None:
+            os.close(self._dir_fd)
+            self._dir_fd = None
+
+
+_DIR_FD = {os.open, os.mkdir, os.rename, os.unlink} <= os.supports_dir_fd and hasattr(
+    os, "O_NOFOLLOW"
+)
+
+
+def _open_folder(root: Path, relative: Path) -> int:
+    """A descriptor of ``root / relative``, creating folders, following no symlink below root."""
+    fd = os.open(root, _FOLDER_FLAGS & ~getattr(os, "O_NOFOLLOW", 0))  # root: the caller's
+    try:
+        for name in relative.parts:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(name, 0o777, dir_fd=fd)
+            try:
+                inner = os.open(name, _FOLDER_FLAGS, dir_fd=fd)
+            except OSError as exc:  # ELOOP or ENOTDIR: a symlink (or a file) where a folder goes
+                raise InvalidArgumentError(
+                    "naming", str(relative), f"{name!r} is not a real folder ({exc.strerror})"
+                ) from None
+            os.close(fd)
+            fd = inner
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+_FOLDER_FLAGS = os.O_RDONLY | sum(
+    getattr(os, flag, 0) for flag in ("O_DIRECTORY", "O_CLOEXEC", "O_NOFOLLOW")
+)
 
 
 def check_expected_size(headers: Mapping[str, str]) -> int | None:

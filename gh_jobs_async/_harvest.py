@@ -37,7 +37,9 @@ from ._files import (
 from ._logs import (
     JobsInput,
     ProgressHook,
+    Tail,
     blocking,
+    finish_verified,
     iterate,
     job_id_of,
     logs_url,
@@ -79,7 +81,7 @@ class Fetcher:
     max_attempts: int
     progress: ProgressHook | None = None
     manifest: Manifest | None = None
-    _manifest_lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
+    root: Path | None = None  # a harvest's dest_dir: no symlinked folder below it is followed
 
     def emit(
         self, kind: str, job_id: int, nbytes: int = 0, result: LogResult | None = None
@@ -100,7 +102,7 @@ class Fetcher:
         url = logs_url(self.session, self.owner, self.repo, job_id)
         self.emit("started", job_id)
         for attempt in range(1, self.max_attempts + 1):
-            part = PartFile(target)
+            part = PartFile(target, self.root)
             try:
                 return await self._attempt(url, job_id, part, relative, attempt)
             except (GhJobsError, OSError) as exc:
@@ -135,23 +137,30 @@ class Fetcher:
 
         location, inline = await resolve_location(self.session, url)
         if inline is not None:
-            await write_inline(inline, part, job_id, on_bytes)
+            tail = write_inline(inline, on_bytes)
         else:
-            await stream_blob(self.session, location, part, job_id, on_bytes)
-        await blocking(part.finish)
-        entry = ManifestEntry(job_id=job_id, size=part.size, sha256=part.sha256)
-        if self.manifest is not None and relative is not None:
-            async with self._manifest_lock:  # manifest before rename: every file has an entry
-                await blocking(self.manifest.record, relative, entry)
-        await blocking(part.publish)
+            tail = await stream_blob(self.session, location, part, job_id, on_bytes)
+        await blocking(self._complete, part, tail, job_id, relative)
         return LogResult(
             job_id=job_id,
             status=LogStatus.DOWNLOADED,
             path=part.target,
-            size=entry.size,
-            sha256=entry.sha256,
+            size=part.size,
+            sha256=part.sha256,
             attempts=attempt,
         )
+
+    def _complete(self, part: PartFile, tail: Tail, job_id: int, relative: Path | None) -> None:
+        """Finish and verify the file, record it, then rename it into place (blocking).
+
+        One thread hop for all of it. The manifest entry comes before the
+        rename, so every final file has an entry.
+        """
+        finish_verified(part, tail, job_id)
+        if self.manifest is not None and relative is not None:
+            entry = ManifestEntry(job_id=job_id, size=part.size, sha256=part.sha256)
+            self.manifest.record(relative, entry)
+        part.publish()
 
     async def outcome(self, work: _Work) -> LogResult:
         """:meth:`fetch`, with every per-job failure turned into a result."""
@@ -273,16 +282,20 @@ class LogBatch(AsyncIterator[LogResult]):
                 logger.info("removed %d partial file(s) left by an interrupted harvest", removed)
             await asyncio.to_thread(manifest.load)
             self._fetcher.manifest = manifest
-            queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=self._concurrency)
-            async with asyncio.TaskGroup() as group:
-                for number in range(self._concurrency):
-                    group.create_task(self._worker(queue), name=f"gh-jobs worker {number}")
-                await self._produce(queue, manifest)
-                for _ in range(self._concurrency):
-                    await queue.put(None)
+            self._fetcher.root = self._root
+            await self._run_workers(manifest)
         finally:
             manifest.close()
             lock.release()
+
+    async def _run_workers(self, manifest: Manifest) -> None:
+        queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=self._concurrency)
+        async with asyncio.TaskGroup() as group:
+            for number in range(self._concurrency):
+                group.create_task(self._worker(queue), name=f"gh-jobs worker {number}")
+            await self._produce(queue, manifest)
+            for _ in range(self._concurrency):
+                await queue.put(None)
 
     async def _worker(self, queue: asyncio.Queue[_Work | None]) -> None:
         while (work := await queue.get()) is not None:

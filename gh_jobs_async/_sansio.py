@@ -7,6 +7,7 @@ to send and what an answer means.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import random
 import re
@@ -42,6 +43,9 @@ FILTERS = ("latest", "all")
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 SECONDARY_FALLBACK_WAIT = 60.0  # GitHub: "wait for at least one minute"
 MAX_SECONDARY_WAIT = 900.0
+# GitHub's longest rate-limit window is an hour: a secondary limit asking for a longer
+# pause is garbage (or a ban), and waiting it out would hang the caller, so it is final.
+MAX_HONOURED_WAIT = 3600.0
 _MAX_LINK_HEADER = 64 * 1024
 _MAX_EPOCH = 2**37  # year ~6325: anything larger is garbage, not a reset time
 _DOT_OR_EMPTY = ("", ".", "..")
@@ -50,6 +54,10 @@ _DOT_OR_EMPTY = ("", ".", "..")
 # "_shortcode" suffix of Enterprise Managed Users; repository names per GitHub's form.
 _OWNER_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,98}[A-Za-z0-9_])?")
 _REPO_RE = re.compile(r"[A-Za-z0-9._-]{1,100}")
+_HOST_RE = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,62})(?:\.[a-z0-9_](?:[a-z0-9_-]{0,62}))*\.?")
+_PREFIX_RE = re.compile(r"(?:/[A-Za-z0-9._~-]+)*")
+# [userinfo@](host | [IPv6 literal])[:port]
+_NETLOC_RE = re.compile(r"(?:[^@]*@)?(?:\[[0-9A-Za-z:.%_-]+\]|[^@:\[\]/]+)(?::[0-9]*)?")
 _SECONDARY_RE = re.compile(r"\bsecondary rate\b", re.IGNORECASE)
 _LINK_RE = re.compile(r"<([^<>]*)>((?:\s*;\s*[^,;<>]*)*)")
 _REL_RE = re.compile(r"""\brel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))""", re.IGNORECASE)
@@ -142,6 +150,7 @@ class ApiBase:
         try:
             parts = urlsplit(url)
             target = _origin_tuple(parts.scheme, parts.hostname, parts.port)
+            _check_netloc(parts.netloc)
         except ValueError:
             return False
         if target != (self.scheme, self.host, self.port):
@@ -155,6 +164,12 @@ class ApiBase:
         )
 
 
+def _check_netloc(netloc: str) -> None:
+    """Raise ValueError for an authority that urlsplit tolerates but yarl (aiohttp) refuses."""
+    if not _NETLOC_RE.fullmatch(netloc):
+        raise ValueError("not a valid host and port")
+
+
 def _origin_tuple(scheme: str, host: str | None, port: int | None) -> tuple[str, str, int]:
     scheme = scheme.lower()
     if scheme not in {"http", "https"} or not host:
@@ -163,32 +178,68 @@ def _origin_tuple(scheme: str, host: str | None, port: int | None) -> tuple[str,
 
 
 def parse_base_url(base_url: object) -> ApiBase:
-    """Validate the API root; GHES roots end in ``/api/v3``."""
+    """Validate the API root; GHES roots end in ``/api/v3``.
+
+    Errors show the URL without userinfo, query or fragment: they may hold a secret.
+    """
     if not isinstance(base_url, str):
         raise InvalidArgumentError("base_url", base_url, "expected an http(s) URL string")
+    shown = _redact_url(base_url)
     try:
         parts = urlsplit(base_url.strip())
         scheme, host, port = _origin_tuple(parts.scheme, parts.hostname, parts.port)
     except ValueError as exc:
-        redacted = _redact_userinfo(base_url)
-        detail = f" ({exc})" if redacted == base_url else ""  # exc may quote the password
-        raise InvalidArgumentError(
-            "base_url", redacted, f"expected an http(s) URL{detail}"
-        ) from None
-    if parts.username or parts.password:
-        raise InvalidArgumentError("base_url", _redact_userinfo(base_url), "credentials in the URL")
-    if parts.query or parts.fragment:
-        # not echoed: a query may carry a secret (e.g. ``?access_token=``)
-        shown = base_url.strip().partition("?")[0].partition("#")[0] + "?..."
+        detail = f" ({exc})" if shown == base_url else ""  # exc may quote the password
+        raise InvalidArgumentError("base_url", shown, f"expected an http(s) URL{detail}") from None
+    if parts.username is not None or parts.password is not None:
+        raise InvalidArgumentError("base_url", shown, "credentials in the URL")
+    if parts.query or parts.fragment or "?" in base_url or "#" in base_url:
         raise InvalidArgumentError("base_url", shown, "a query or fragment is not allowed")
     prefix = re.sub(r"/{2,}", "/", parts.path).rstrip("/")
+    try:
+        _check_netloc(parts.netloc)
+        host = _check_host(host)
+    except ValueError as exc:
+        raise InvalidArgumentError("base_url", shown, str(exc)) from None
+    if port == 0:
+        raise InvalidArgumentError("base_url", shown, "port 0 cannot be connected to")
+    if not _PREFIX_RE.fullmatch(prefix) or {".", ".."} & set(prefix.split("/")):
+        raise InvalidArgumentError(
+            "base_url", shown, "the path may hold only letters, digits, '-._~' and '/'"
+        )
     return ApiBase(scheme=scheme, host=host, port=port, prefix=prefix)
 
 
-def _redact_userinfo(url: str) -> str:
-    # Greedy up to the last '@' before the query or fragment: a password may hold
-    # '@' or '/' (unencoded), and every part of it must go.
-    return re.sub(r"//[^?#]*@", "//***@", url)
+def _check_host(host: str) -> str:
+    """A DNS name (IDNA-encoded when not ASCII), an IPv4 address or an IPv6 literal."""
+    if ":" in host:
+        ipaddress.IPv6Address(host)  # ValueError when it is not one
+        return host
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ValueError("not a valid host name") from None
+    if not _HOST_RE.fullmatch(host):
+        raise ValueError("not a valid host name")
+    return host
+
+
+def _redact_url(url: str) -> str:
+    """``url`` fit for an error message: userinfo, query and fragment replaced by markers.
+
+    Everything up to the last '@' goes: a password may hold '@', '/', '?' or '#'
+    (unencoded), and every part of it must go.
+    """
+    text = url.strip()
+    scheme, sep, rest = text.partition("//")
+    if not sep:
+        scheme, rest = "", text
+    if "@" in rest:
+        rest = "***@" + rest.rpartition("@")[2]
+    shown = scheme + sep + rest
+    cuts = [i for i in (shown.find("?"), shown.find("#")) if i >= 0]
+    return shown[: min(cuts)] + "?..." if cuts else shown
 
 
 def origin_of(url: str) -> str:
@@ -224,6 +275,11 @@ def resolve_redirect(location: str | None, request_url: str) -> str:
         _origin_tuple(parts.scheme, parts.hostname, parts.port)
     except ValueError:
         raise UnsafeURLError("redirect to a non-HTTP URL", parts.scheme + ":") from None
+    try:
+        _check_netloc(parts.netloc)
+        _check_host(parts.hostname or "")
+    except ValueError:
+        raise UnsafeURLError("redirect to an invalid host name", parts.scheme + ":") from None
     if urlsplit(request_url).scheme.lower() == "https" and parts.scheme.lower() != "https":
         raise UnsafeURLError("redirect downgrades https to http", origin_of(target))
     return target
@@ -297,11 +353,11 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
         return float(value)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, when.timestamp() - now)
+    except (TypeError, ValueError, IndexError, OverflowError):  # e.g. a zone of +99999999999
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
 
 
 # --------------------------------------------------------------------------- answers
@@ -363,11 +419,16 @@ _STATUS_ERRORS: dict[int, type[ApiError]] = {
 }
 
 
+def _bounded(value: str | None, limit: int) -> str | None:
+    """``value`` cut to ``limit`` characters: header values end up in exception messages."""
+    return value if value is None or len(value) <= limit else value[:limit] + "..."
+
+
 def _error_fields(body: bytes, status: int) -> tuple[str, str | None]:
     """``message`` and ``documentation_url`` from an error body, tolerating non-JSON bodies."""
     try:
         data = json.loads(body[:65536]) if body else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: "[[[[..."
         data = None
     if isinstance(data, dict):
         message = data.get("message")
@@ -393,7 +454,8 @@ def classify(
     """Decide what an answer means.
 
     ``secondary_strikes`` counts the secondary limits hit in a row before this
-    answer; the wait grows exponentially with it. ``now`` is epoch seconds.
+    answer; the wait grows exponentially with it. ``now`` is epoch seconds. A
+    secondary limit asking for more than an hour (``MAX_HONOURED_WAIT``) is final.
     """
     if status < 400:
         return Success()
@@ -403,7 +465,7 @@ def classify(
         "status": status,
         "method": method,
         "url": url,
-        "request_id": lower.get("x-github-request-id"),
+        "request_id": _bounded(lower.get("x-github-request-id"), 100),
         "documentation_url": doc_url,
     }
     if status in {403, 429}:
@@ -440,6 +502,8 @@ def _rate_limit_decision(
     if is_secondary:
         wait = secondary_wait(retry_after, remaining, reset, now, strikes)
         err = SecondaryRateLimitError(message, retry_after=wait, **common)
+        if wait > MAX_HONOURED_WAIT:
+            return Fail(error=err)
         return SecondaryLimit(error=err, wait=wait)
     if remaining == 0:
         reset_epoch = float(reset) if reset is not None and reset <= _MAX_EPOCH else now + 60.0

@@ -10,16 +10,16 @@ Every GitHub API request of a client goes through :meth:`Session.request`:
    decide; retry transient failures with full-jitter backoff.
 
 aiohttp exceptions are translated into ours in one place, :func:`translate`,
-and never escape: they keep request headers, which hold the token.
+and never escape, not even as ``__context__``: they keep request headers,
+which hold the token.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import ssl
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import aiohttp
@@ -34,6 +34,7 @@ from .exceptions import (
     InvalidArgumentError,
     PrimaryRateLimitError,
     RequestTimeoutError,
+    TLSError,
     TransportError,
     UnsafeURLError,
 )
@@ -55,22 +56,32 @@ class Answer:
     url: str
 
 
-@contextlib.contextmanager
-def translate(method: str, url: str) -> Iterator[None]:
-    """Turn aiohttp and socket errors into :class:`TransportError` subclasses.
+TRANSPORT_ERRORS = (TimeoutError, aiohttp.ClientError, OSError)
 
-    ``url`` must already be safe to show (an API URL, or a blob origin).
+
+def translate(exc: BaseException, method: str, url: str) -> TransportError:
+    """Our :class:`TransportError` for an aiohttp or socket error.
+
+    ``url`` must already be safe to show (an API URL, or a blob origin). The
+    caller raises the result *after* its ``except`` block, so that neither
+    ``__cause__`` nor ``__context__`` keeps aiohttp's exception, whose
+    ``request_info`` holds the request headers and so the token.
     """
-    try:
-        yield
-    except GhJobsError:
-        raise
-    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-        raise RequestTimeoutError(
-            f"timed out ({type(exc).__name__})", method=method, url=url
-        ) from None
-    except (aiohttp.ClientError, OSError) as exc:
-        raise TransportError(_describe(exc), method=method, url=url) from None
+    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
+        return TLSError(_describe_tls(exc), method=method, url=url)
+    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+        return RequestTimeoutError(f"timed out ({type(exc).__name__})", method=method, url=url)
+    return TransportError(_describe(exc), method=method, url=url)
+
+
+def _describe_tls(exc: BaseException) -> str:
+    """Why TLS failed, e.g. ``certificate verify failed: self-signed certificate``."""
+    cause = getattr(exc, "certificate_error", None) or getattr(exc, "os_error", None) or exc
+    detail = getattr(cause, "verify_message", None) or getattr(cause, "reason", None)
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        text = f"TLS certificate verify failed: {detail or 'untrusted certificate'}"
+        return text + " (for a private CA, pass ca_bundle=)"
+    return f"TLS failed: {detail or type(cause).__name__}"
 
 
 def _describe(exc: BaseException) -> str:
@@ -256,6 +267,8 @@ class Session:
             while True:
                 try:
                     answer, generation = await self._send_once(method, url)
+                except TLSError:
+                    raise  # a certificate does not get better by asking again
                 except TransportError as exc:
                     attempt = await self._retry_or_raise(exc, attempt, 0.0)
                     continue
@@ -316,7 +329,8 @@ class Session:
     async def _exchange(self, method: str, url: str) -> Answer:
         started = time.perf_counter()
         self.requests_sent += 1
-        with translate(method, url):
+        error: TransportError | None = None
+        try:
             async with self.http.request(
                 method, url, headers=self._headers, allow_redirects=False
             ) as response:
@@ -327,6 +341,10 @@ class Session:
                     body=body,
                     url=url,
                 )
+        except TRANSPORT_ERRORS as exc:
+            error = translate(exc, method, url)
+        if error is not None:
+            raise error
         logger.debug(
             "%s %s -> %d (%d bytes, %.0f ms)",
             method,

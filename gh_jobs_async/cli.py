@@ -3,9 +3,8 @@
 The only module that prints, configures logging, calls ``asyncio.run`` and
 picks exit codes: 0 success; 1 some jobs failed or an API error; 2 bad usage
 or authentication failure; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
-It uses the public API
-only, and needs the ``cli`` extra (``pip install 'gh_jobs_async[cli]'``) for
-its progress display and tables.
+It uses the public API only, and needs the ``cli`` extra
+(``pip install 'gh_jobs_async[cli]'``) for its progress display and tables.
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ from gh_jobs_async import (
     InvalidArgumentError,
     Job,
     JobConclusion,
+    JobStream,
     UnauthorizedError,
 )
 
@@ -58,67 +58,120 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
+EPILOG = """\
+token: $GH_TOKEN or $GITHUB_TOKEN, or --token-file FILE (never a command-line value).
+API root: --api-url or $GITHUB_API_URL (GitHub Enterprise Server: https://HOST/api/v3).
+exit status: 0 ok; 1 jobs without a log, or an API error; 2 bad usage or authentication
+failure; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``gh-jobs``."""
-    parser = _Parser(prog="gh-jobs", description=__doc__.split("\n\n")[0])
+    parser = _Parser(
+        prog="gh-jobs",
+        description="GitHub Actions jobs and bulk log harvesting from a terminal.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=gh_jobs_async.__version__)
     common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", help="DEBUG logs and full tracebacks")
+    conn = _connection_options()
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def command(name: str, summary: str, *parents: _Parser) -> _Parser:
+        return sub.add_parser(
+            name,
+            parents=list(parents),
+            help=summary,
+            description=summary,
+            epilog=EPILOG if conn in parents else None,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    get = command("get", "Show one job: a summary with its steps, or --json.", common, conn)
+    get.add_argument("repository", metavar="OWNER/REPO")
+    get.add_argument("job_id", metavar="JOB_ID", type=int)
+    get.add_argument("--json", action="store_true", help="print the job as JSON")
+
+    lst = command("list", "List the jobs of a run: a table, or JSON Lines.", common, conn)
+    lst.add_argument("repository", metavar="OWNER/REPO")
+    lst.add_argument("run_id", metavar="RUN_ID", type=int)
+    _listing_options(lst)
+    lst.add_argument("--json", action="store_true", help="JSON Lines, one job a line, streamed")
+
+    logs = command("logs", "Harvest the logs of one or more runs into a directory.", common, conn)
+    logs.add_argument("repository", metavar="OWNER/REPO")
+    logs.add_argument("run_ids", metavar="RUN_ID", type=int, nargs="+")
+    logs.add_argument(
+        "--out", required=True, type=Path, metavar="DIR", help="directory for the logs"
+    )
+    _listing_options(logs)
+    _harvest_options(logs)
+
+    # main() hands everything after "fake-server" to the fake's own parser; this entry
+    # only lists it in --help
+    sub.add_parser("fake-server", help="Run a fake GitHub in the foreground (see its --help).")
+
+    demo = command("demo", "Harvest a sample run from a fake GitHub started in-process.", common)
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("gh-jobs-demo"),
+        metavar="DIR",
+        help="directory for the logs (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=DEMO_JOBS,
+        metavar="N",
+        help="jobs in the sample run (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--log-size",
+        type=_non_negative_int,
+        default=256 * 1024,
+        metavar="BYTES",
+        help="bytes per log (default: %(default)s)",
+    )
+    _harvest_options(demo)
+    return parser
+
+
+def _connection_options() -> _Parser:
+    """Where the API is, how to authenticate, how gently to use it."""
     conn = _Parser(add_help=False)
     conn.add_argument(
         "--api-url",
+        metavar="URL",
         default=os.environ.get("GITHUB_API_URL") or "https://api.github.com",
-        help="API root (default: $GITHUB_API_URL or https://api.github.com; "
-        "GHES: https://HOST/api/v3)",
+        help="API root (default: $GITHUB_API_URL or https://api.github.com)",
     )
     token = conn.add_mutually_exclusive_group()
     token.add_argument(
         "--token-file",
         type=Path,
-        help="read the token from this file (default: $GH_TOKEN or $GITHUB_TOKEN)",
+        metavar="FILE",
+        help="read the token from FILE (default: $GH_TOKEN or $GITHUB_TOKEN)",
     )
     token.add_argument(
         "--anonymous", action="store_true", help="send no token (public repositories only)"
     )
-    conn.add_argument("--max-concurrency", type=int, default=10, help="API requests in flight")
     conn.add_argument(
-        "--requests-per-minute", type=int, default=900, help="API requests per 60 s window"
+        "--max-concurrency", type=int, default=10, metavar="N", help="API requests in flight"
     )
-    conn.add_argument("--ca-bundle", help="extra CA certificates (PEM) to trust, e.g. for GHES")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    get = sub.add_parser("get", parents=[common, conn], help="show one job")
-    get.add_argument("repository", metavar="OWNER/REPO")
-    get.add_argument("job_id", metavar="JOB_ID", type=int)
-    get.add_argument("--json", action="store_true", help="print the job as JSON")
-
-    lst = sub.add_parser("list", parents=[common, conn], help="list the jobs of a run")
-    lst.add_argument("repository", metavar="OWNER/REPO")
-    lst.add_argument("run_id", metavar="RUN_ID", type=int)
-    _listing_options(lst)
-    lst.add_argument("--json", action="store_true", help="JSON Lines, one job a line")
-
-    logs = sub.add_parser("logs", parents=[common, conn], help="harvest the logs of runs")
-    logs.add_argument("repository", metavar="OWNER/REPO")
-    logs.add_argument("run_ids", metavar="RUN_ID", type=int, nargs="+")
-    logs.add_argument("--out", required=True, type=Path, help="directory for the logs")
-    _listing_options(logs)
-    _harvest_options(logs)
-
-    # main() hands everything after "fake-server" to the fake's own parser; this entry is
-    # here for the command list of --help
-    sub.add_parser("fake-server", help="run the fake GitHub in the foreground (see its --help)")
-
-    demo = sub.add_parser("demo", parents=[common], help="harvest a sample run from a fake GitHub")
-    demo.add_argument("--out", type=Path, default=Path("gh-jobs-demo"), help="output directory")
-    demo.add_argument(
-        "--jobs", type=_positive_int, default=DEMO_JOBS, help="jobs in the sample run"
+    conn.add_argument(
+        "--requests-per-minute",
+        type=int,
+        default=900,
+        metavar="N",
+        help="API requests per 60 s window; 0: no pacing",
     )
-    demo.add_argument(
-        "--log-size", type=_non_negative_int, default=256 * 1024, help="bytes per log"
+    conn.add_argument(
+        "--ca-bundle", metavar="PEM", help="extra CA certificates to trust, e.g. for GHES"
     )
-    _harvest_options(demo)
-    return parser
+    return conn
 
 
 def _positive_int(text: str) -> int:
@@ -134,13 +187,25 @@ def _non_negative_int(text: str) -> int:
 
 
 def _listing_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--attempt", type=int, help="one attempt of the run")
-    parser.add_argument("--filter", choices=("latest", "all"), default="latest")
+    parser.add_argument("--attempt", type=int, metavar="N", help="the jobs of attempt N only")
+    parser.add_argument(
+        "--filter",
+        choices=("latest", "all"),
+        default="latest",
+        help="the latest attempt's jobs, or every attempt's (default: %(default)s)",
+    )
 
 
 def _harvest_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--failed-only", action="store_true", help="only failed jobs' logs")
-    parser.add_argument("--concurrency", type=int, help="log downloads in flight")
+    parser.add_argument(
+        "--failed-only", action="store_true", help="only jobs that failed or timed out"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help="log downloads in flight (default: 3 x the API concurrency, at most 64)",
+    )
 
 
 def read_token(args: argparse.Namespace) -> str | None:
@@ -224,36 +289,50 @@ async def cmd_list(args: argparse.Namespace) -> int:
 
 
 async def _runs_jobs(
-    client: Client, owner: str, repo: str, args: argparse.Namespace, display: HarvestDisplay
+    streams: list[JobStream], failed_only: bool, display: HarvestDisplay
 ) -> AsyncIterator[Job]:
     """Every job of every run (failed ones only with ``--failed-only``), telling the display
     how many to expect as soon as each listing's first page says so."""
-    last = len(args.run_ids) - 1
-    for index, run_id in enumerate(args.run_ids):
-        stream = client.list_jobs(owner, repo, run_id, filter=args.filter, attempt=args.attempt)
-        counted = args.failed_only  # total_count counts every job, not the failed ones
+    for index, stream in enumerate(streams):
+        counted = failed_only  # total_count counts every job, not just the failed ones
         async for job in stream:
             if not counted:
                 counted = True
-                display.expect(stream.total_count or 0, final=index == last)
-            if not args.failed_only or job.conclusion in FAILED_CONCLUSIONS:
+                display.expect(stream.total_count or 0, final=index == len(streams) - 1)
+            if not failed_only or job.conclusion in FAILED_CONCLUSIONS:
                 yield job
     display.listing_done()
 
 
+async def _make_out_dir(path: Path) -> None:
+    """Create ``--out`` up front, so that a bad one is a usage error, not a failed harvest."""
+    try:
+        await asyncio.to_thread(path.mkdir, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create --out {path}: {exc.strerror or exc}") from None
+
+
 async def harvest(client: Client, owner: str, repo: str, args: argparse.Namespace) -> int:
-    """Harvest with the live display; the exit status says whether every log arrived."""
+    """Harvest with the live display; the exit status says whether every log arrived.
+
+    Every argument is checked before ``--out`` is created or anything is sent.
+    """
     from ._cli_output import HarvestDisplay  # noqa: PLC0415
 
+    streams = [
+        client.list_jobs(owner, repo, run_id, filter=args.filter, attempt=args.attempt)
+        for run_id in args.run_ids
+    ]
     display = HarvestDisplay(client, args.out)
     batch = client.download_logs(
         owner,
         repo,
-        _runs_jobs(client, owner, repo, args, display),
+        _runs_jobs(streams, args.failed_only, display),
         args.out,
         concurrency=args.concurrency,
         progress=display.event,
     )
+    await _make_out_dir(args.out)
     try:
         async with display, batch:
             async for result in batch:
@@ -265,19 +344,10 @@ async def harvest(client: Client, owner: str, repo: str, args: argparse.Namespac
     return EXIT_OK if display.all_ok else EXIT_FAILED
 
 
-async def _make_out_dir(path: Path) -> None:
-    """Create ``--out`` up front, so that a bad one is a usage error, not a failed harvest."""
-    try:
-        await asyncio.to_thread(path.mkdir, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create --out {path}: {exc.strerror or exc}") from None
-
-
 async def cmd_logs(args: argparse.Namespace) -> int:
     """``gh-jobs logs``."""
     owner, repo = split_repository(args.repository)
     async with make_client(args) as client:
-        await _make_out_dir(args.out)
         return await harvest(client, owner, repo, args)
 
 
@@ -288,7 +358,6 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     from ._cli_output import Output  # noqa: PLC0415
 
     out = Output()
-    await _make_out_dir(args.out)
     config = FakeConfig(api_latency=0.02, blob_latency=0.02, max_in_flight=20)
     async with FakeGitHub(config) as fake:
         run = fake.add_run("octo-org", "hello-world", jobs=args.jobs, log_size=args.log_size)
@@ -333,6 +402,8 @@ def configure_logging(debug: bool) -> None:
     fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s" if debug else "gh-jobs: %(message)s"
     handler.setFormatter(logging.Formatter(fmt))
     root = logging.getLogger("gh_jobs_async")
+    for old in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
+        root.removeHandler(old)  # main() may run more than once in a process
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
 
@@ -398,7 +469,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _stopped(args, argv, "terminated")
         return EXIT_TERMINATED
     except (UnauthorizedError, ForbiddenError) as exc:
-        _error(exc, debug, "; check the token (GH_TOKEN, GITHUB_TOKEN or --token-file)")
+        _error(exc, debug, "; check the token and its permissions")
         return EXIT_USAGE
     except (UsageError, InvalidArgumentError) as exc:
         _error(exc, debug)

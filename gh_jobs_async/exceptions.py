@@ -8,7 +8,8 @@ Every exception the library raises on purpose derives from :class:`GhJobsError`:
     ├── ClientClosedError (also RuntimeError)   the client was used after close()
     ├── DecodeError                             a body that does not match GitHub's schema
     ├── TransportError                          the connection failed, after retries
-    │   └── RequestTimeoutError                 connect or read timed out
+    │   ├── RequestTimeoutError                 connect or read timed out
+    │   └── TLSError                            certificate or handshake failure (not retried)
     ├── LogDownloadError                        the blob host refused or broke a log download
     │   ├── LogUrlExpiredError                  the signed Location expired (403 from the blob host)
     │   └── IncompleteLogError                  fewer bytes than Content-Length, or a broken body
@@ -53,11 +54,31 @@ __all__ = [
     "RequestTimeoutError",
     "SecondaryRateLimitError",
     "ServerError",
+    "TLSError",
     "TransportError",
     "UnauthorizedError",
     "UnsafeURLError",
     "ValidationFailedError",
 ]
+
+
+_SHOWN_MAX = 300
+
+
+def _shown(value: object, limit: int = _SHOWN_MAX) -> str:
+    """``repr(value)`` for a message, cut to ``limit`` characters; never raises.
+
+    A rejected value may be huge (a multi-megabyte string, an int too long for
+    ``repr``) or have a broken ``__repr__``: the message must still be built.
+    """
+    try:
+        text = repr(value)
+    except Exception:  # e.g. an int beyond sys.get_int_max_str_digits(), a broken __repr__
+        bits = f" of {value.bit_length()} bits" if isinstance(value, int) else ""
+        return f"<{type(value).__name__}{bits}>"
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 20]}...<{len(text)} chars>"
 
 
 class GhJobsError(Exception):
@@ -67,14 +88,15 @@ class GhJobsError(Exception):
 class InvalidArgumentError(GhJobsError, ValueError):
     """An argument is invalid; raised before any request is sent.
 
-    ``name`` is the parameter's name and ``value`` the rejected value.
+    ``name`` is the parameter's name and ``value`` the rejected value; the message
+    shows its ``repr``, cut short when it is very long.
     """
 
     def __init__(self, name: str, value: object, reason: str) -> None:
         self.name = name
         self.value = value
         self.reason = reason
-        super().__init__(f"invalid {name} {value!r}: {reason}")
+        super().__init__(f"invalid {name} {_shown(value)}: {reason}")
 
 
 class UnsafeURLError(GhJobsError, ValueError):
@@ -120,6 +142,13 @@ class TransportError(GhJobsError):
 
 class RequestTimeoutError(TransportError):
     """Connecting or reading timed out."""
+
+
+class TLSError(TransportError):
+    """The TLS handshake or certificate verification failed; never retried.
+
+    For GitHub Enterprise Server with a private CA, pass ``ca_bundle=`` to the client.
+    """
 
 
 class LogDownloadError(GhJobsError):

@@ -30,7 +30,7 @@ from cattrs.errors import (
 )
 from cattrs.preconf.json import make_converter as _make_json_converter
 
-from .exceptions import DecodeError
+from .exceptions import DecodeError, _shown
 
 __all__ = [
     "HarvestSummary",
@@ -294,7 +294,9 @@ def _structure(data: object, cls: type[_T], converter: cattrs.Converter | None) 
     except (ClassValidationError, IterableValidationError) as exc:
         path, value, reason, count = _first_leaf(exc, data)
         more = f" (and {count - 1} more problems)" if count > 1 else ""
-        raise DecodeError(f"{path}: {reason}, got {value!r}{more}", path=path, value=value) from exc
+        raise DecodeError(
+            f"{path}: {reason}, got {_shown(value)}{more}", path=path, value=value
+        ) from exc
 
 
 def _first_leaf(exc: BaseException, data: object) -> tuple[str, object, str, int]:
@@ -347,6 +349,8 @@ def _loads(body: bytes | str | object) -> object:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise DecodeError(f"$: body is not valid JSON ({exc})", path="$", value=None) from None
+    except RecursionError:  # e.g. "[[[[..." nested deeper than the interpreter allows
+        raise DecodeError("$: body is nested too deeply", path="$", value=None) from None
 
 
 def decode_job(

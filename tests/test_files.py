@@ -17,6 +17,7 @@ from gh_jobs_async._files import (
     MANIFEST_NAME,
     MAX_COMPONENT,
     MAX_DEPTH,
+    WRITE_BEHIND,
     DirectoryLock,
     Manifest,
     ManifestEntry,
@@ -220,7 +221,7 @@ def test_inside_refuses_a_symlinked_folder_leading_out(tmp_path: Path) -> None:
     root.mkdir()
     outside.mkdir()
     (root / "run").symlink_to(outside, target_is_directory=True)
-    with pytest.raises(InvalidArgumentError, match="outside"):
+    with pytest.raises(InvalidArgumentError, match="symlinked folder"):
         inside(root, Path("run", "1.log"))
 
 
@@ -233,11 +234,59 @@ def test_inside_refuses_a_symlinked_file_leading_out(tmp_path: Path) -> None:
         inside(root, Path("1.log"))
 
 
-def test_inside_accepts_links_that_stay_inside(tmp_path: Path) -> None:
-    """A symlink whose target is inside the root is fine."""
+def test_inside_refuses_any_symlinked_folder(tmp_path: Path) -> None:
+    """Below the root, folders must be real: even a symlink to a folder inside is refused."""
     (tmp_path / "real").mkdir()
     (tmp_path / "alias").symlink_to(tmp_path / "real", target_is_directory=True)
-    assert inside(tmp_path, Path("alias", "1.log")) == tmp_path / "alias" / "1.log"
+    with pytest.raises(InvalidArgumentError, match="symlinked folder"):
+        inside(tmp_path, Path("alias", "1.log"))
+    assert inside(tmp_path, Path("real", "1.log")) == tmp_path / "real" / "1.log"
+
+
+def test_inside_accepts_a_root_that_is_a_symlink(tmp_path: Path) -> None:
+    """The root itself is the caller's choice and may be a symlink."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "root").symlink_to(tmp_path / "real", target_is_directory=True)
+    assert inside(tmp_path / "root", Path("a", "1.log")) == tmp_path / "root" / "a" / "1.log"
+
+
+def test_part_file_with_root_refuses_a_folder_swapped_for_a_symlink(tmp_path: Path) -> None:
+    """Created relative to its folder, without following symlinks: a late swap is refused."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    target = inside(root, Path("run", "1.log"))  # checked while "run" does not exist yet
+    (root / "run").symlink_to(outside, target_is_directory=True)  # then swapped in
+    part = PartFile(target, root)
+    with pytest.raises(InvalidArgumentError, match="not a real folder"):
+        part.open()
+    part.discard()
+    assert list(outside.iterdir()) == []
+
+
+def test_part_file_with_root_creates_folders_and_replaces_a_final_symlink(tmp_path: Path) -> None:
+    """With a root, folders are created; a symlink at the target is replaced, not followed."""
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"keep")
+    root = tmp_path / "root"
+    (root / "a").mkdir(parents=True)
+    (root / "a" / "1.log").symlink_to(outside)
+    for target in (root / "a" / "b" / "c" / "2.log", root / "a" / "1.log"):
+        part = PartFile(target, root)
+        part.finish(b"log\n")
+        part.publish()
+        part.discard()
+        assert target.read_bytes() == b"log\n"
+        assert not target.is_symlink()
+    assert outside.read_bytes() == b"keep"
+
+
+def test_part_file_with_root_discard_removes_it(tmp_path: Path) -> None:
+    """An unfinished PartFile under a root is removed through its folder's descriptor."""
+    part = PartFile(tmp_path / "d" / "1.log", tmp_path)
+    part.write(b"partial")
+    part.discard()
+    assert [p.name for p in (tmp_path / "d").iterdir()] == []
 
 
 # --------------------------------------------------------------------------- manifest
@@ -331,6 +380,19 @@ def test_part_file_hashes_counts_and_publishes(tmp_path: Path) -> None:
     part.discard()  # after publish: nothing to remove, the log stays
     assert target.exists()
     assert [p.name for p in target.parent.iterdir()] == ["1.log"]
+
+
+def test_part_file_write_behind_keeps_every_byte(tmp_path: Path) -> None:
+    """Past the write-behind mark (pages dropped from the cache), the file is still exact."""
+    pieces = [bytes([n]) * 1_000_003 for n in range(20)]  # about 2.4 write-behind windows
+    part = PartFile(tmp_path / "big.log")
+    for first in range(0, len(pieces), 3):
+        part.write(*pieces[first : first + 3])
+    part.finish()
+    part.publish()
+    data = b"".join(pieces)
+    assert part.size == len(data) > 2 * WRITE_BEHIND
+    assert part.sha256 == _sha(data) == _sha((tmp_path / "big.log").read_bytes())
 
 
 def test_part_file_discard_removes_it(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -44,7 +45,6 @@ from gh_jobs_async.testing._http import (
 __all__ = ["API_VERSIONS", "ApiHandler", "Route", "parse_route"]
 
 API_VERSIONS = ("2022-11-28", "2026-03-10")
-_PENALTY = "gh_jobs_async.testing.penalty"  # request key: retry-after of a secondary refusal
 _NOT_FOUND = github_error(404, "Not Found", DOCS_JOB)
 _LOGS_NOT_FOUND = github_error(404, "Not Found", DOCS_LOGS)
 _GONE = github_error(410, "Server Error", DOCS_LOGS)
@@ -100,6 +100,14 @@ def parse_route(path: str, *, ghes: bool) -> Route | None:
     return None
 
 
+class _Refusal(web.Response):
+    """A secondary-limit answer, remembering the ``retry-after`` it announces."""
+
+    def __init__(self, retry_after: int | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.retry_after = retry_after
+
+
 def _json(status: int, body: bytes, headers: dict[str, str]) -> web.Response:
     headers["Content-Type"] = JSON_TYPE
     return web.Response(status=status, body=body, headers=headers)
@@ -127,9 +135,9 @@ class ApiHandler:
             if ctx.config.api_latency:
                 await asyncio.sleep(ctx.config.api_latency)
             resp = refusal if refusal is not None else await self._serve(request, headers)
-            if _PENALTY in request:
+            if isinstance(resp, _Refusal):
                 # The refusal goes out now; its penalty runs from here.
-                ctx.limiter.penalize(time.monotonic(), request[_PENALTY])
+                ctx.limiter.penalize(time.monotonic(), resp.retry_after)
             transport = request.transport
             status = 0 if transport is None or transport.is_closing() else resp.status
             return resp
@@ -164,7 +172,7 @@ class ApiHandler:
                 ctx.stats.in_flight_violations += 1
             else:
                 ctx.stats.window_violations += 1
-            return self._secondary(request, headers, cfg.secondary_retry_after)
+            return self._secondary(headers, cfg.secondary_retry_after)
         ctx.limiter.accept(now)
         return None
 
@@ -175,16 +183,14 @@ class ApiHandler:
         scheme, _, credential = value.strip().partition(" ")
         return scheme.lower() in ("bearer", "token") and credential.strip() == cfg.token
 
-    def _secondary(
-        self, request: web.Request, headers: dict[str, str], retry_after: int | None
-    ) -> web.Response:
+    def _secondary(self, headers: dict[str, str], retry_after: int | None) -> web.Response:
         """A secondary-limit answer; `handle` starts its penalty when it goes out."""
-        request[_PENALTY] = retry_after
         if retry_after is not None:
             headers["retry-after"] = str(retry_after)
         status = self.ctx.config.secondary_status
         body = secondary_message(headers["x-github-request-id"], status)
-        return _json(status, body, headers)
+        headers["Content-Type"] = JSON_TYPE
+        return _Refusal(retry_after, status=status, body=body, headers=headers)
 
     async def _serve(self, request: web.Request, headers: dict[str, str]) -> web.StreamResponse:
         """Faults, then routing, for an accepted request."""
@@ -218,7 +224,7 @@ class ApiHandler:
             retry_after = (
                 cfg.secondary_retry_after if fault.retry_after is None else fault.retry_after
             )
-            return self._secondary(request, headers, retry_after)
+            return self._secondary(headers, retry_after)
         if fault.kind == "reset":
             if request.transport is not None:
                 request.transport.abort()

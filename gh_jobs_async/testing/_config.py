@@ -9,6 +9,7 @@ on client behaviour (pacing, token hygiene, retries) rather than on the client's
 from __future__ import annotations
 
 import copy
+import ssl
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
@@ -43,6 +44,8 @@ class FakeConfig:
     whole second written into the signed URL's ``se`` field; a negative value yields URLs
     that are already expired (handy in tests). ``penalty_grace`` is how long after a
     secondary-limit answer requests still count as sent before the client could see it.
+    With ``ssl_context`` (a server-side `ssl.SSLContext` whose certificate covers both
+    hosts) both origins serve HTTPS.
     """
 
     token: str = field(default=DEFAULT_TOKEN, repr=False)
@@ -65,6 +68,7 @@ class FakeConfig:
     blob_host: str = "127.0.0.2"
     blob_port: int = 0
     link_origin: str | None = None
+    ssl_context: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
     chunk_size: int = 64 * 1024
     fault_rate_5xx: float = 0.0
     fault_rate_reset: float = 0.0
@@ -97,6 +101,8 @@ class FakeConfig:
         for name in ("fault_rate_5xx", "fault_rate_reset", "fault_rate_truncate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1]")
+        if self.ssl_context is not None and not isinstance(self.ssl_context, ssl.SSLContext):
+            raise ValueError("ssl_context must be an ssl.SSLContext or None")
         if self.link_origin is not None and self.link_origin.endswith("/"):
             raise ValueError("link_origin must not end with '/'")
 

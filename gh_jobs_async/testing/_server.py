@@ -4,7 +4,7 @@ Two aiohttp servers on loopback: the API origin (``api_host``, default 127.0.0.1
 blob origin (``blob_host``, default 127.0.0.2, a different host so that HTTP clients drop
 ``Authorization`` on the cross-host redirect; 127.0.0.1 on another port when that address
 cannot be bound). The API origin also serves the signed log paths, for
-``logs_mode="same_origin"``.
+``logs_mode="same_origin"``. Both serve HTTPS when `FakeConfig.ssl_context` is set.
 """
 
 from __future__ import annotations
@@ -112,12 +112,13 @@ class FakeGitHub:
             runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
             self._runners.append(runner)
             await runner.setup()
-            await web.SockSite(runner, sock).start()
+            await web.SockSite(runner, sock, ssl_context=cfg.ssl_context).start()
+        scheme = "http" if cfg.ssl_context is None else "https"
         api_host, api_port = api_sock.getsockname()[:2]
         blob_host, blob_port = blob_sock.getsockname()[:2]
-        ctx.api_origin = f"http://{api_host}:{api_port}"
+        ctx.api_origin = f"{scheme}://{api_host}:{api_port}"
         ctx.api_url = ctx.api_origin + ("/api/v3" if cfg.ghes else "")
-        ctx.blob_origin = f"http://{blob_host}:{blob_port}"
+        ctx.blob_origin = f"{scheme}://{blob_host}:{blob_port}"
         ctx.store.api_url = ctx.api_url
         if cfg.ghes:
             ctx.store.html_origin = ctx.api_origin
@@ -153,12 +154,13 @@ class FakeGitHub:
 
     @property
     def api_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (plus ``/api/v3`` with ``ghes``), no trailing slash."""
+        """``http://127.0.0.1:PORT`` (``https`` with ``ssl_context``; plus ``/api/v3`` with
+        ``ghes``), no trailing slash."""
         return self._require_started().api_url
 
     @property
     def blob_url(self) -> str:
-        """Origin of the blob host, e.g. ``http://127.0.0.2:PORT``."""
+        """Origin of the blob host, e.g. ``http://127.0.0.2:PORT`` (``https`` with TLS)."""
         return self._require_started().blob_origin
 
     @property

@@ -10,6 +10,8 @@ import pytest
 
 from gh_jobs_async.testing import FakeGitHub
 
+pytestmark = pytest.mark.integration
+
 REPO = "/repos/octo-org/hello-world/actions"
 Call = Callable[..., Awaitable[Any]]  # the `call` fixture (see conftest.py)
 LINK = re.compile(r'<([^>]+)>; rel="(\w+)"')

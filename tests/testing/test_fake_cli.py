@@ -17,6 +17,8 @@ import pytest
 from gh_jobs_async.testing import FakeConfig, serve_forever
 from gh_jobs_async.testing._cli import build_parser, config_from_args
 
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).parents[2]
 
 

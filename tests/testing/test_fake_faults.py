@@ -13,6 +13,8 @@ import pytest
 
 from gh_jobs_async.testing import FakeGitHub, Fault
 
+pytestmark = pytest.mark.integration
+
 Call = Callable[..., Awaitable[Any]]  # the `call` fixture (see conftest.py)
 REPO = "/repos/octo-org/hello-world/actions"
 
@@ -99,6 +101,7 @@ async def test_secondary_fault_looks_like_the_limit(fake: FakeGitHub, call: Call
     assert reply.status == 403
     assert reply.headers["retry-after"] == "3"
     assert json.loads(reply.body)["message"].startswith("You have exceeded a secondary rate limit")
+    await asyncio.sleep(0.1)
     await call(fake, "/x")
     assert fake.stats.requests_during_penalty == 1
     assert fake.stats.secondary_violations == 0

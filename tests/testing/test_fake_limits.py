@@ -8,7 +8,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
+
 from gh_jobs_async.testing import FakeGitHub
+
+pytestmark = pytest.mark.integration
 
 Call = Callable[..., Awaitable[Any]]  # the `call` fixture (see conftest.py)
 SECONDARY = "You have exceeded a secondary rate limit."
@@ -67,8 +71,11 @@ async def test_in_flight_limit(call: Call) -> None:
         assert stats.secondary_violations == stats.in_flight_violations == 3
         assert stats.window_violations == 0
         assert stats.peak_api_in_flight == 5
-        assert stats.requests_during_penalty == 2  # sent after the first refusal
+        assert stats.requests_during_penalty == 0  # the burst was on the wire already
         assert stats.api_in_flight == 0
+        await asyncio.sleep(0.1)  # past penalty_grace: the client has seen the refusals
+        await call(fake, "/x")
+        assert stats.requests_during_penalty == 1
 
 
 async def test_secondary_status_429_without_retry_after(call: Call) -> None:
@@ -81,6 +88,7 @@ async def test_secondary_status_429_without_retry_after(call: Call) -> None:
         assert "retry-after" not in reply.headers
         assert json.loads(reply.body)["status"] == "429"
         assert json.loads(reply.body)["message"].startswith(SECONDARY)
+        await asyncio.sleep(0.1)
         await call(fake, "/x")
         assert fake.stats.requests_during_penalty == 1  # 60 s penalty without a header
 
@@ -99,10 +107,11 @@ async def test_per_window_limit(call: Call) -> None:
 
 
 async def test_requests_during_penalty_are_counted(call: Call) -> None:
-    """Requests sent before retry-after has passed are counted; reset_limits clears all."""
+    """Requests sent after a refusal but before retry-after passed are counted; reset clears."""
     async with FakeGitHub(max_per_window=1, secondary_retry_after=1) as fake:
         assert (await call(fake, "/x")).status == 404
         assert (await call(fake, "/x")).status == 403
+        await asyncio.sleep(0.1)
         assert (await call(fake, "/x")).status == 403
         assert fake.stats.requests_during_penalty == 1
         await asyncio.sleep(1.1)

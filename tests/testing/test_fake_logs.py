@@ -10,8 +10,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
+import pytest
 
 from gh_jobs_async.testing import FakeGitHub
+
+pytestmark = pytest.mark.integration
 
 Call = Callable[..., Awaitable[Any]]  # the `call` fixture (see conftest.py)
 REPO = "/repos/octo-org/hello-world/actions"
