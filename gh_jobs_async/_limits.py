@@ -1,7 +1,9 @@
 """Flow control shared by every API request of one client.
 
 * :class:`Limiter` bounds requests in flight; it halves its limit on a secondary
-  rate limit and grows back by one slot per ``limit`` successes.
+  rate limit and grows back by one slot per ``limit`` successes, but not past
+  its estimate of what the server allows (the requests in flight when it
+  refused, less the refusals of the same burst), which relaxes only slowly.
 * :class:`Pacer` keeps every 60 s window, wherever it starts, under a request
   budget (GitHub's secondary limit of 900 points a minute per endpoint). It is a
   sliding window over *completion* times: a request counts from the moment it is
@@ -30,6 +32,7 @@ class Limiter:
         self.limit = maximum
         self.in_flight = 0
         self.peak = 0
+        self.ceiling = maximum  # estimate of what the server tolerates
         self._successes = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
 
@@ -60,11 +63,34 @@ class Limiter:
         self.limit = max(1, self.limit // 2)
         self._successes = 0
 
+    def refused(self, *, fresh: bool) -> None:
+        """A secondary limit refused a request.
+
+        ``fresh``: the first refusal of a burst (the request was sent after the
+        last pause began); it halves the limit. Every refusal lowers the
+        estimate of the server's tolerance by one, starting from the requests
+        in flight when the burst's first refusal arrived.
+        """
+        if fresh:
+            self.ceiling = self.in_flight + 1
+            self.shrink()
+        self.ceiling = max(1, self.ceiling - 1)
+        self.limit = min(self.limit, self.ceiling)
+
     def succeeded(self) -> None:
-        """Record a success; after ``limit`` of them, allow one more request in flight."""
+        """Record a success; after ``limit`` of them, allow one more request in flight.
+
+        Growth stops at :attr:`ceiling`; the ceiling itself rises by one after
+        ten times its value of successes in a row.
+        """
         if self.limit >= self.maximum:
             return
         self._successes += 1
+        if self.limit >= self.ceiling:
+            if self._successes >= 10 * self.ceiling:
+                self.ceiling += 1
+                self._successes = 0
+            return
         if self._successes >= self.limit:
             self.limit += 1
             self._successes = 0

@@ -8,7 +8,8 @@ event loop before each one so that decoding never holds back a request or an
 answer. Once every request of the window is answered, the call returns: the
 pages not decoded yet are kept as bytes and decoded on the next call, while
 the next window is in flight. Without a ``last`` link, ``next`` links are
-followed one page at a time.
+followed one page at a time, until one leads back to a page already fetched
+or past the pages ``total_count`` allows.
 
 Memory is bounded by ``window`` pages: the bodies kept plus the pages in
 flight never exceed it, and neither do the jobs buffered.

@@ -369,10 +369,11 @@ class Session:
         if count >= self.config.max_secondary_retries:
             raise decision.error
         now = self.config.monotonic()
-        if generation == self._generation:  # a fresh strike, not an echo of a burst
+        fresh = generation == self._generation  # not an echo of a burst already paused for
+        if fresh:
             self._generation += 1
             self._strikes += 1
-            self.limiter.shrink()
+        self.limiter.refused(fresh=fresh)
         self._pause_until = max(self._pause_until, now + decision.wait)
         logger.warning(
             "secondary rate limit: pausing all requests for %.1f s (concurrency now %d)",

@@ -284,11 +284,11 @@ _T = TypeVar("_T")
 
 def _structure(data: object, cls: type[_T], converter: cattrs.Converter | None) -> _T:
     """Structure ``data`` into ``cls``, turning cattrs' grouped errors into one DecodeError."""
-    conv = converter if converter is not None else _CONVERTER
     if not isinstance(data, Mapping):
         raise DecodeError(
             f"$: expected a JSON object, got {type(data).__name__}", path="$", value=data
         )
+    conv = converter if converter is not None else _CONVERTER
     try:
         return conv.structure(data, cls)
     except (ClassValidationError, IterableValidationError) as exc:

@@ -386,3 +386,25 @@ async def test_cancelled_pacer_wait_takes_nothing(fake: FakeTime) -> None:
         await waiter
 
     assert pacer.used() == 1
+
+
+async def test_refusals_of_a_burst_cap_regrowth_at_the_servers_tolerance() -> None:
+    """32 in flight with 12 refused: the limit halves and never regrows past 20 quickly."""
+    limiter = Limiter(32)
+    for _ in range(32):
+        await limiter.acquire()
+    for number in range(12):
+        limiter.release()  # the refused request's slot comes back before its answer is read
+        limiter.refused(fresh=number == 0)
+    for _ in range(20):
+        limiter.release()
+    assert limiter.limit == 16
+    assert limiter.ceiling == 20
+    for _ in range(16 + 17 + 18 + 19):  # one slot per `limit` successes
+        limiter.succeeded()
+    assert limiter.limit == 20
+    for _ in range(199):
+        limiter.succeeded()
+    assert (limiter.limit, limiter.ceiling) == (20, 20)
+    limiter.succeeded()  # the ceiling relaxes only after 10 x 20 successes at it
+    assert limiter.ceiling == 21

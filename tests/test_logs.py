@@ -555,6 +555,8 @@ async def test_a_second_harvest_into_the_same_directory_is_refused(
 ) -> None:
     """Two batches writing one directory at once: the second raises InvalidArgumentError."""
     ids = fake.add_run(jobs=3).job_ids
+    # the last log stalls, so the first batch is surely still running (and locking)
+    fake.inject(Fault(target="blob", kind="stall", job_id=ids[-1], stall_seconds=10))
     async with client.download_logs(OWNER, REPO, ids, tmp_path) as first:
         await anext(first)
         with pytest.raises(InvalidArgumentError, match="another harvest"):
