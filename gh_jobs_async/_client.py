@@ -229,14 +229,7 @@ class Client:
 
         Raises :class:`~gh_jobs_async.NotFoundError` for an unknown job.
         """
-        url = self._session.api.build(
-            "repos",
-            _sansio.validate_owner(owner),
-            _sansio.validate_repo(repo),
-            "actions",
-            "jobs",
-            _sansio.validate_id("job_id", job_id),
-        )
+        url = self._session.api.build(*_sansio.job_segments(owner, repo, job_id))
         self._check_open()
         answer = await self._session.request(url)
         return decode_job(answer.body)

@@ -78,15 +78,7 @@ async def blocking(func: Callable[..., _T], /, *args: object) -> _T:
 
 def logs_url(session: Session, owner: str, repo: str, job_id: int) -> str:
     """The API URL of a job's logs, after validating the arguments."""
-    return session.api.build(
-        "repos",
-        _sansio.validate_owner(owner),
-        _sansio.validate_repo(repo),
-        "actions",
-        "jobs",
-        _sansio.validate_id("job_id", job_id),
-        "logs",
-    )
+    return session.api.build(*_sansio.job_segments(owner, repo, job_id), "logs")
 
 
 def _as(cls: type[ApiError], exc: ApiError) -> ApiError:

@@ -106,6 +106,20 @@ def validate_filter(filter_: object) -> str:
     return filter_
 
 
+def job_segments(
+    owner: object, repo: object, job_id: object
+) -> tuple[str, str, str, str, str, int]:
+    """Validated path segments of ``/repos/{owner}/{repo}/actions/jobs/{job_id}``."""
+    return (
+        "repos",
+        validate_owner(owner),
+        validate_repo(repo),
+        "actions",
+        "jobs",
+        validate_id("job_id", job_id),
+    )
+
+
 # --------------------------------------------------------------------------- URLs
 
 
