@@ -6,12 +6,19 @@ See ``conformance_prism`` for how Prism is found, installed and started, and
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conformance_prism import PrismServer, find_or_install_prism, start_prism
+from conformance_support import SPECS
+
+# GitHub's description lives in ../shared/openapi beside the checkout (CI has it). Without
+# it, a checkout on its own skips this suite rather than failing to collect it; CI never does.
+if not all(path.is_file() for path in SPECS.values()) and not os.environ.get("CI"):
+    collect_ignore_glob = ["test_*.py"]
 
 
 @pytest.fixture(name="prism_executable", scope="session")
