@@ -197,6 +197,12 @@ class Session:
                 ),
                 auto_decompress=True,
             )
+            # aiohttp resends a GET once, by itself, when a kept-alive connection
+            # breaks before the answer: behind the limiter, the pacer and every
+            # rate-limit pause. Retries are ours to make (aiohttp's test_utils does
+            # the same; a borrowed session keeps its owner's setting).
+            if hasattr(self._http, "_retry_connection"):
+                self._http._retry_connection = False
         return self._http
 
     async def close(self) -> None:
