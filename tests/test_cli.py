@@ -58,6 +58,10 @@ class Result:
         return lines[0]
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Cli:
     """Runs ``python -m gh_jobs_async`` against one fake; kills what is left at teardown."""
 
@@ -91,6 +95,10 @@ class Cli:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=dict(self.env() if env is None else env),
+            # as from a terminal: a shell running us in the background (CI scripts do) starts
+            # children with SIGINT ignored, and Python then never turns Ctrl-C into
+            # KeyboardInterrupt
+            preexec_fn=_default_sigint,
         )
         self.procs.append(proc)
         return proc
