@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from _support import quick_sleep, serve
 
 from gh_jobs_async import (
     Client,
@@ -44,24 +45,6 @@ BOM = b"\xef\xbb\xbf"
 DOWNLOADED, SKIPPED = LogStatus.DOWNLOADED, LogStatus.SKIPPED
 
 
-async def _quick_sleep(seconds: float) -> None:
-    """Backoff without the wait: retries are what is tested, not their timing."""
-    await asyncio.sleep(min(seconds, 0.01))
-
-
-@contextlib.asynccontextmanager
-async def serve(
-    config: FakeConfig | None = None, **options: Any
-) -> AsyncIterator[tuple[FakeGitHub, Client]]:
-    """A started fake and a client pointed at it (quick backoff unless ``sleep`` is given)."""
-    options.setdefault("sleep", _quick_sleep)
-    async with (
-        FakeGitHub(config or FakeConfig()) as fake,
-        Client(fake.token, base_url=fake.api_url, **options) as client,
-    ):
-        yield fake, client
-
-
 @pytest.fixture(name="fake")
 async def fixture_fake() -> AsyncIterator[FakeGitHub]:
     """A fake GitHub with default settings (302 to a separate blob host)."""
@@ -72,7 +55,7 @@ async def fixture_fake() -> AsyncIterator[FakeGitHub]:
 @pytest.fixture(name="client")
 async def fixture_client(fake: FakeGitHub) -> AsyncIterator[Client]:
     """A client for ``fake``."""
-    async with Client(fake.token, base_url=fake.api_url, sleep=_quick_sleep) as client:
+    async with Client(fake.token, base_url=fake.api_url, sleep=quick_sleep) as client:
         yield client
 
 
@@ -268,7 +251,7 @@ async def test_expired_location_is_resolved_again(tmp_path: Path) -> None:
     async with (
         FakeGitHub(FakeConfig(log_url_ttl=1.0)) as fake,
         aiohttp.ClientSession(trace_configs=[trace]) as http,
-        Client(fake.token, base_url=fake.api_url, session=http, sleep=_quick_sleep) as client,
+        Client(fake.token, base_url=fake.api_url, session=http, sleep=quick_sleep) as client,
     ):
         job_id = fake.add_run(jobs=1, log_size=100_000).job_ids[0]
         result = await client.download_log(OWNER, REPO, job_id, tmp_path / "x.log")

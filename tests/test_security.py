@@ -9,7 +9,6 @@ symlink out of ``dest_dir``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -22,6 +21,8 @@ from typing import Any
 
 import pytest
 import trustme
+from _support import quick_sleep
+from _support import serve as shared_serve
 from aiohttp import web
 
 from gh_jobs_async import (
@@ -55,22 +56,13 @@ OWNER, REPO = "octo-org", "hello-world"
 TOKEN = "ghp_SECURITYtest0123456789abcdefABCDEF"
 
 
-async def _quick_sleep(seconds: float) -> None:
-    """Backoff without the wait: what is tested is where the token goes, not timing."""
-    await asyncio.sleep(min(seconds, 0.01))
-
-
 @contextlib.asynccontextmanager
 async def serve(
     config: FakeConfig | None = None, **options: Any
 ) -> AsyncIterator[tuple[FakeGitHub, Client]]:
     """A fake accepting TOKEN and a client for it (quick backoff unless ``sleep`` is given)."""
-    options.setdefault("sleep", _quick_sleep)
-    async with (
-        FakeGitHub(config or FakeConfig(), token=TOKEN) as fake,
-        Client(TOKEN, base_url=fake.api_url, **options) as client,
-    ):
-        yield fake, client
+    async with shared_serve(config, token=TOKEN, **options) as served:
+        yield served
 
 
 def assert_no_leak_at_other_origins(fake: FakeGitHub) -> None:
@@ -381,7 +373,7 @@ async def test_an_api_redirect_to_another_origin_is_refused(status: int) -> None
     origin never sees a request."""
     async with Recorder() as trap, Recorder() as api:
         api.answer = redirect_to(f"{trap.origin}/repos/{OWNER}/{REPO}/actions/jobs/1", status)
-        async with Client(TOKEN, base_url=api.origin, sleep=_quick_sleep) as client:
+        async with Client(TOKEN, base_url=api.origin, sleep=quick_sleep) as client:
             with pytest.raises(UnsafeURLError):
                 await client.get_job(OWNER, REPO, 1)
             with pytest.raises(UnsafeURLError):
@@ -405,7 +397,7 @@ async def test_a_log_redirect_to_another_origin_goes_there_without_the_token(
             return web.Response(status=302, headers={"Location": f"{api.origin}/hop?sig=S"})
 
         api.answer = api_answer
-        async with Client(TOKEN, base_url=api.origin, sleep=_quick_sleep) as client:
+        async with Client(TOKEN, base_url=api.origin, sleep=quick_sleep) as client:
             result = await client.download_log(OWNER, REPO, 7, tmp_path)
     assert result.status is LogStatus.DOWNLOADED
     assert (tmp_path / "7.log").read_bytes() == b"log line\n"
@@ -473,7 +465,7 @@ async def test_tls_is_verified_by_default(ca: trustme.CA, tmp_path: Path) -> Non
         run = fake.add_run(OWNER, REPO, jobs=2)
         for bundle in (None, other):
             async with Client(
-                TOKEN, base_url=fake.api_url, ca_bundle=bundle, max_retries=1, sleep=_quick_sleep
+                TOKEN, base_url=fake.api_url, ca_bundle=bundle, max_retries=1, sleep=quick_sleep
             ) as client:
                 with pytest.raises(TransportError) as info:
                     await client.get_job(OWNER, REPO, run.job_ids[0])

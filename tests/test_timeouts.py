@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _support import serve as shared_serve
 
 from gh_jobs_async import Client, LogResult, LogStatus, RequestTimeoutError
 from gh_jobs_async._files import PART_SUFFIX
-from gh_jobs_async.testing import FakeConfig, FakeGitHub, Fault
+from gh_jobs_async.testing import FakeGitHub, Fault
 
 pytestmark = pytest.mark.integration
 
@@ -28,25 +29,11 @@ READ_TIMEOUT = 0.5
 BUDGET = 10.0  # seconds a test may take, on a loaded machine too
 
 
-async def _quick_sleep(seconds: float) -> None:
-    """Backoff without the wait: the read timeout is what is measured."""
-    await asyncio.sleep(min(seconds, 0.01))
-
-
 @contextlib.asynccontextmanager
 async def serve(**options: Any) -> AsyncIterator[tuple[FakeGitHub, Client]]:
     """A fake and a client with a 0.5 s read timeout."""
-    async with (
-        FakeGitHub(FakeConfig()) as fake,
-        Client(
-            fake.token,
-            base_url=fake.api_url,
-            read_timeout=READ_TIMEOUT,
-            sleep=_quick_sleep,
-            **options,
-        ) as client,
-    ):
-        yield fake, client
+    async with shared_serve(read_timeout=READ_TIMEOUT, **options) as served:
+        yield served
 
 
 @contextlib.contextmanager
