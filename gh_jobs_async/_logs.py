@@ -44,7 +44,11 @@ from .models import Job, LogEvent, LogLocation
 
 logger = logging.getLogger(__name__)
 
-CHUNK_SIZE = 1024 * 1024  # per thread hop: hashing and writing 1 MiB costs ~1 ms
+# Bytes per thread hop. Each hop costs a cross-CPU wake-up (0.25-1 ms here): 2 MiB
+# batches gave ~1.4x the throughput of 1 MiB on a 512 MiB log, at 51 MiB peak RSS
+# (4 MiB: no faster, 57-64 MiB).
+CHUNK_SIZE = 2 * 1024 * 1024
+READ_BUFSIZE = 1024 * 1024  # aiohttp's read buffer, on top of the two batches
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 JobsInput = Iterable[Job | int] | AsyncIterable[Job | int]
@@ -161,7 +165,7 @@ async def stream_blob(
         origin = _sansio.origin_of(url)
         with _blob_errors(job_id, origin):
             async with session.http.get(
-                url, headers=headers, allow_redirects=False, read_bufsize=CHUNK_SIZE
+                url, headers=headers, allow_redirects=False, read_bufsize=READ_BUFSIZE
             ) as response:
                 if response.status in REDIRECTS:
                     url = _sansio.resolve_redirect(response.headers.get("Location"), url)

@@ -36,6 +36,7 @@ from gh_jobs_async import (
 )
 from gh_jobs_async._files import LOCK_NAME, MANIFEST_NAME, PART_SUFFIX, PartFile
 from gh_jobs_async._harvest import LogBatch
+from gh_jobs_async._logs import CHUNK_SIZE
 from gh_jobs_async.testing import FakeConfig, FakeGitHub, Fault
 
 pytestmark = pytest.mark.integration
@@ -763,13 +764,20 @@ async def test_progress_events_are_consistent(tmp_path: Path) -> None:
     """
     events: list[LogEvent] = []
     async with serve(FakeConfig(chunk_size=4096), read_timeout=0.3) as (fake, client):
-        run = fake.add_run(jobs=12, log_size=[0, 50_000, 120_000, 0, 50_000, 3_000_000])
+        big = 3 * CHUNK_SIZE  # one batch is reported before the stall, half another is not
+        run = fake.add_run(jobs=12, log_size=[0, 50_000, 120_000, 0, 50_000, big])
         ids = run.job_ids
         fake.set_log_state(ids[0], "not_available")
         fake.inject(
             Fault("blob", "truncate", job_id=ids[4]),
-            # sends 1.5 MB, then nothing: they arrive (reported), then the read times out
-            Fault("blob", "stall", job_id=ids[5], partial_bytes=1_500_000, stall_seconds=2),
+            # sends 1.5 batches, then nothing: they arrive (reported), then the read times out
+            Fault(
+                "blob",
+                "stall",
+                job_id=ids[5],
+                partial_bytes=CHUNK_SIZE + CHUNK_SIZE // 2,
+                stall_seconds=2,
+            ),
         )
         results = await collect(
             client.download_logs(OWNER, REPO, ids, tmp_path, progress=events.append)
@@ -792,7 +800,7 @@ async def test_progress_events_are_consistent(tmp_path: Path) -> None:
     assert "retry" in [e.kind for e in by_job[ids[4]]]
     assert "retry" in [e.kind for e in by_job[ids[5]]]
     (taken_back,) = [e.nbytes for e in by_job[ids[5]] if e.nbytes < 0]
-    assert -1_500_000 <= taken_back < 0
+    assert -(CHUNK_SIZE + CHUNK_SIZE // 2) <= taken_back < 0
     total = sum(e.nbytes for e in events if e.kind == "bytes")
     assert total == sum(r.size or 0 for r in results if r.status is DOWNLOADED)
     # the re-run: intact logs are queued and finished without a start; the 404 is tried again
