@@ -35,6 +35,7 @@ import pytest
 
 import gh_jobs_async
 from gh_jobs_async._files import LOCK_NAME, MANIFEST_NAME, PART_SUFFIX
+from gh_jobs_async._logs import CHUNK_SIZE
 from gh_jobs_async.testing import FakeConfig, FakeGitHub, Fault
 
 pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.slow]
@@ -46,9 +47,9 @@ SEED = 11
 JOBS = 400
 KILLS = 4
 DOWNLOADS_IN_FLIGHT = 30  # gh-jobs' default: 3 x --max-concurrency (10)
-BIG = 3 * 1024 * 1024
+BIG = 3 * CHUNK_SIZE
 SIZES = (BIG, 4_000, 60_000, 9_000, 200_000, 1_000, 30_000, 120_000, 15_000, 2_500)
-STALL_AFTER = 1_500_000  # bytes: past the first CHUNK_SIZE, so a temporary file exists
+STALL_AFTER = CHUNK_SIZE + CHUNK_SIZE // 2  # past the first batch: a temporary file exists
 STALL = 2.5  # seconds: longer than the random delay before a kill, with room to spare
 RUN_LIMIT = 60.0  # seconds any one process may take before the test fails
 CONFIG = FakeConfig(seed=SEED, api_latency=0.005, blob_latency=0.4)
