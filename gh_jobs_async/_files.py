@@ -352,12 +352,25 @@ class PartFile:
 
         hashlib and the file write release the GIL: run this in a thread.
         """
+        self.hash_pieces(*pieces)
+        self.store(*pieces)
+
+    def hash_pieces(self, *pieces: bytes) -> None:
+        """Add pieces to the SHA-256 (blocking, for big pieces: run it in a thread).
+
+        :meth:`hash_pieces` and :meth:`store` touch separate state: one batch may be
+        hashed and stored by two threads at once, as long as the next batch
+        waits for both.
+        """
+        for piece in pieces:
+            self._hash.update(piece)
+
+    def store(self, *pieces: bytes) -> None:
+        """Write pieces to the file, opening it first if need be (blocking), without hashing."""
         if self._handle is None:
             self.open()
             assert self._handle is not None  # noqa: S101 - for mypy
-        for piece in pieces:
-            self._hash.update(piece)
-            self.size += len(piece)
+        self.size += sum(map(len, pieces))
         self._handle.writelines(pieces)
         if self.size - self._behind[1] >= WRITE_BEHIND:
             self._write_behind(self._handle)

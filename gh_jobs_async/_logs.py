@@ -16,10 +16,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+)
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 import attrs
@@ -63,16 +70,36 @@ async def settle(future: asyncio.Future[_T]) -> _T:
     it creates or writes after its caller gave up (and deleted the file) would be
     left behind, or written to after being closed.
     """
-    try:
-        await asyncio.wait((future,))
-    except asyncio.CancelledError:
-        while not future.done():
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait((future,))
-        if not future.cancelled():
-            future.exception()  # retrieved, so never reported as lost: we are cancelled
-        raise
+    await settle_all((future,))
     return future.result()
+
+
+async def settle_all(futures: Collection[asyncio.Future[Any]]) -> None:
+    """:func:`settle` for several futures: wait for all of them, then raise the first failure.
+
+    Every failure is retrieved (none is reported as lost), and a cancellation
+    still waits for the futures that have not ended yet.
+    """
+    try:
+        await asyncio.wait(futures)
+    except asyncio.CancelledError:
+        while pending := [future for future in futures if not future.done()]:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait(pending)
+        _failures(futures)  # retrieved, so never reported as lost: we are cancelled
+        raise
+    failures = _failures(futures)
+    if failures:
+        raise failures[0]
+
+
+def _failures(futures: Collection[asyncio.Future[Any]]) -> list[BaseException]:
+    """The exceptions of ended futures, in order (retrieving them)."""
+    return [
+        error
+        for future in futures
+        if not future.cancelled() and (error := future.exception()) is not None
+    ]
 
 
 async def blocking(func: Callable[..., _T], /, *args: object) -> _T:
@@ -193,15 +220,18 @@ async def stream_blob(
 async def _write_body(
     content: aiohttp.StreamReader, part: PartFile, on_bytes: Callable[[int], None] | None
 ) -> list[bytes]:
-    """Write a body into ``part`` (batch N while N+1 arrives), but for the last batch: returned.
+    """Hash and write a body into ``part`` (batch N while N+1 arrives), but for the last batch.
 
     A batch is the list of pieces aiohttp received, about :data:`CHUNK_SIZE`
     bytes together, never joined (joining copies, and large fresh buffers cost
-    page faults); a thread hashes and writes it, creating the file first. At
-    most two batches exist, plus aiohttp's read buffer (``read_bufsize``), so
-    memory stays a few chunks whatever the log's size.
+    page faults). Two threads take each batch at once, one hashing it, one
+    writing it (creating the file first): SHA-256 costs about twice the write,
+    so on a machine with cores to spare the hash is hidden behind the network.
+    At most two batches exist, plus aiohttp's read buffer (``read_bufsize``),
+    so memory stays a few chunks whatever the log's size. The last batch is
+    returned unwritten.
     """
-    writing: asyncio.Future[None] | None = None
+    writing: tuple[asyncio.Future[None], ...] = ()
     batch: list[bytes] = []
     gathered = 0
     try:
@@ -211,29 +241,33 @@ async def _write_body(
             if gathered >= CHUNK_SIZE and not content.at_eof():
                 writing = await _hand_over(writing, part, batch, on_bytes)
                 batch, gathered = [], 0
-        if writing is not None:
-            await settle(writing)
+        if writing:
+            await settle_all(writing)
         if on_bytes is not None and gathered:
             on_bytes(gathered)
         return batch
     finally:
-        if writing is not None and not writing.done():  # the body broke: let the write end
+        if not all(future.done() for future in writing):  # the body broke: let the work end
             with contextlib.suppress(Exception):
-                await settle(writing)
+                await settle_all(writing)
 
 
 async def _hand_over(
-    writing: asyncio.Future[None] | None,
+    writing: tuple[asyncio.Future[None], ...],
     part: PartFile,
     batch: list[bytes],
     on_bytes: Callable[[int], None] | None,
-) -> asyncio.Future[None]:
-    """Wait for the previous batch's write, then start writing ``batch`` in a thread."""
-    if writing is not None:
-        await settle(writing)
+) -> tuple[asyncio.Future[None], ...]:
+    """Wait for the previous batch's hash and write, then start both for ``batch`` in threads."""
+    if writing:
+        await settle_all(writing)
     if on_bytes is not None:
-        on_bytes(sum(map(len, batch)))  # first: if the hook raises, no write runs unawaited
-    return asyncio.get_running_loop().run_in_executor(None, part.write, *batch)
+        on_bytes(sum(map(len, batch)))  # first: if the hook raises, no work runs unawaited
+    loop = asyncio.get_running_loop()
+    return (
+        loop.run_in_executor(None, part.hash_pieces, *batch),
+        loop.run_in_executor(None, part.store, *batch),
+    )
 
 
 def write_inline(answer: Answer, on_bytes: Callable[[int], None] | None = None) -> Tail:
