@@ -32,3 +32,44 @@ async def serve(
         Client(fake.token, base_url=fake.api_url, **options) as client,
     ):
         yield fake, client
+
+
+def sample_job(**changes: Any) -> dict[str, Any]:
+    """A complete, valid job body that does not depend on the spec file."""
+    body: dict[str, Any] = {
+        "id": 399444496,
+        "run_id": 29679449,
+        "run_url": "https://api.github.com/repos/octo-org/octo-repo/actions/runs/29679449",
+        "run_attempt": 1,
+        "node_id": "MDEyOldvcmtmbG93IEpvYjM5OTQ0NDQ5Ng==",
+        "head_sha": "f83a356604ae3c5d03e1b46ef4d1ca77d64a90b0",
+        "url": "https://api.github.com/repos/octo-org/octo-repo/actions/jobs/399444496",
+        "html_url": "https://github.com/octo-org/octo-repo/runs/29679449/jobs/399444496",
+        "status": "completed",
+        "conclusion": "success",
+        "created_at": "2020-01-20T17:42:35Z",
+        "started_at": "2020-01-20T17:42:40Z",
+        "completed_at": "2020-01-20T17:44:39Z",
+        "name": "build",
+        "steps": [
+            {
+                "name": f"step {n}",
+                "status": "completed",
+                "conclusion": "success",
+                "number": n,
+                "started_at": "2020-01-20T09:42:40.000-08:00",
+                "completed_at": "2020-01-20T09:42:41.000-08:00",
+            }
+            for n in (1, 2, 3)
+        ],
+        "check_run_url": "https://api.github.com/repos/octo-org/octo-repo/check-runs/399444496",
+        "labels": ["self-hosted", "foo", "bar"],
+        "runner_id": 1,
+        "runner_name": "my runner",
+        "runner_group_id": 2,
+        "runner_group_name": "my runner group",
+        "workflow_name": "CI",
+        "head_branch": "main",
+    }
+    body.update(changes)
+    return body

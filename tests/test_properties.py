@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 import yarl
+from _support import sample_job
 from aiohttp import web
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
@@ -137,31 +138,12 @@ def json_values(max_leaves: int = 12) -> st.SearchStrategy[Any]:
 
 
 def valid_job(job_id: int = 1) -> dict[str, Any]:
-    """A job as GitHub sends it (every required field, two steps)."""
-    return {
-        "id": job_id,
-        "run_id": 5,
-        "run_url": "https://api.github.com/repos/o/r/actions/runs/5",
-        "node_id": "CR_1",
-        "head_sha": "f" * 40,
-        "url": f"https://api.github.com/repos/o/r/actions/jobs/{job_id}",
-        "html_url": None,
-        "status": "completed",
-        "conclusion": "success",
-        "created_at": "2020-01-20T17:42:35Z",
-        "started_at": "2020-01-20T17:42:40Z",
-        "completed_at": "2020-01-20T17:44:39Z",
-        "name": "build",
-        "check_run_url": "https://api.github.com/repos/o/r/check-runs/1",
-        "labels": ["ubuntu-latest"],
-        "runner_id": 1,
-        "runner_name": "r",
-        "runner_group_id": 2,
-        "runner_group_name": "g",
-        "workflow_name": "CI",
-        "head_branch": "main",
-        "run_attempt": 1,
-        "steps": [
+    """A job as GitHub sends it (every required field, two steps, a null html_url)."""
+    return sample_job(
+        id=job_id,
+        url=f"https://api.github.com/repos/octo-org/octo-repo/actions/jobs/{job_id}",
+        html_url=None,
+        steps=[
             {"name": "a", "status": "completed", "conclusion": "success", "number": 1},
             {
                 "name": "b",
@@ -172,7 +154,7 @@ def valid_job(job_id: int = 1) -> dict[str, Any]:
                 "completed_at": None,
             },
         ],
-    }
+    )
 
 
 @st.composite

@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from _support import sample_job
 from aioresponses import aioresponses
 from yarl import URL
 
@@ -33,31 +34,7 @@ JOB_PATH = "/repos/octo-org/octo-repo/actions/jobs/399444496"
 RUN_JOBS_PATH = "/repos/octo-org/octo-repo/actions/runs/29679449/jobs"
 START = 1_700_000_000.0
 
-JOB: dict[str, Any] = {
-    "id": 399444496,
-    "run_id": 29679449,
-    "run_url": "https://api.github.com/repos/octo-org/octo-repo/actions/runs/29679449",
-    "run_attempt": 1,
-    "node_id": "MDEyOldvcmtmbG93IEpvYjM5OTQ0NDQ5Ng==",
-    "head_sha": "f83a356604ae3c5d03e1b46ef4d1ca77d64a90b0",
-    "url": "https://api.github.com/repos/octo-org/octo-repo/actions/jobs/399444496",
-    "html_url": "https://github.com/octo-org/octo-repo/runs/29679449/jobs/399444496",
-    "status": "completed",
-    "conclusion": "success",
-    "created_at": "2020-01-20T17:42:35Z",
-    "started_at": "2020-01-20T17:42:40Z",
-    "completed_at": "2020-01-20T17:44:39Z",
-    "name": "build",
-    "steps": [],
-    "check_run_url": "https://api.github.com/repos/octo-org/octo-repo/check-runs/399444496",
-    "labels": ["ubuntu-latest"],
-    "runner_id": 1,
-    "runner_name": "GitHub Actions 1",
-    "runner_group_id": 2,
-    "runner_group_name": "GitHub Actions",
-    "workflow_name": "CI",
-    "head_branch": "main",
-}
+JOB = sample_job(steps=[], labels=["ubuntu-latest"])
 PAGE = {"total_count": 1, "jobs": [JOB]}
 
 
