@@ -74,9 +74,14 @@ async def test_limiter_never_exceeds_its_limit() -> None:
     assert limiter.in_flight == 0
 
 
-async def test_limiter_is_first_come_first_served() -> None:
-    """Waiters get their slots in arrival order."""
-    limiter = Limiter(1)
+async def _queue_waiters(
+    limiter: Limiter, count: int
+) -> tuple[list[int], list[asyncio.Task[None]]]:
+    """Take the limiter's only slot, then queue ``count`` waiters in order.
+
+    Each waiter records its number in the returned list once it gets the slot,
+    and hands the slot on.
+    """
     await limiter.acquire()
     order: list[int] = []
 
@@ -86,9 +91,16 @@ async def test_limiter_is_first_come_first_served() -> None:
         limiter.release()
 
     tasks = []
-    for n in range(10):
+    for n in range(count):
         tasks.append(asyncio.create_task(waiter(n)))
         await asyncio.sleep(0)  # queue it before the next one arrives
+    return order, tasks
+
+
+async def test_limiter_is_first_come_first_served() -> None:
+    """Waiters get their slots in arrival order."""
+    limiter = Limiter(1)
+    order, tasks = await _queue_waiters(limiter, 10)
     limiter.release()
     await asyncio.gather(*tasks)
 
@@ -226,18 +238,7 @@ async def test_waiter_cancelled_just_after_being_granted_returns_the_slot() -> N
 async def test_cancelled_waiter_in_the_middle_keeps_fifo_for_the_rest() -> None:
     """Cancelling one waiter among several neither loses nor reorders the others."""
     limiter = Limiter(1)
-    await limiter.acquire()
-    order: list[int] = []
-
-    async def waiter(n: int) -> None:
-        await limiter.acquire()
-        order.append(n)
-        limiter.release()
-
-    tasks = []
-    for n in range(4):
-        tasks.append(asyncio.create_task(waiter(n)))
-        await asyncio.sleep(0)
+    order, tasks = await _queue_waiters(limiter, 4)
     tasks[1].cancel()
     limiter.release()
     results = await asyncio.gather(*tasks, return_exceptions=True)
