@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Self
+
+from aiohttp import web
 
 from gh_jobs_async import Client
 from gh_jobs_async.testing import FakeConfig, FakeGitHub
@@ -73,3 +76,33 @@ def sample_job(**changes: Any) -> dict[str, Any]:
     }
     body.update(changes)
     return body
+
+
+class LoopbackServer:
+    """A bare aiohttp server on 127.0.0.1 (any port) sending every request to :meth:`handle`.
+
+    ``origin`` (``http(s)://127.0.0.1:PORT``) is set once the server is entered.
+    """
+
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.origin = ""
+        self._ssl = ssl_context
+        self._runner: web.AppRunner | None = None
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Answer one request (subclasses decide how)."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._ssl).start()
+        port = self._runner.addresses[0][1]
+        self.origin = f"{'https' if self._ssl else 'http'}://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()

@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 import yarl
-from _support import sample_job
+from _support import LoopbackServer, sample_job
 from aiohttp import web
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
@@ -804,7 +804,7 @@ async def short_body(request: web.Request) -> web.StreamResponse:
     return response
 
 
-class Hostile:
+class Hostile(LoopbackServer):
     """One aiohttp server answering the client's four kinds of request as a test says.
 
     Routes: ``job`` (GET job), ``list`` (list jobs), ``logs`` (the logs endpoint),
@@ -812,10 +812,14 @@ class Hostile:
     """
 
     def __init__(self) -> None:
+        super().__init__()
         self.routes: dict[str, Handler] = {}
-        self.url = ""
         self.requests = 0
-        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        """The server's origin, once started."""
+        return self.origin
 
     def defaults(self) -> dict[str, Handler]:
         """GitHub-like answers: a job, a one-page listing, a 302 to the blob, a log."""
@@ -839,21 +843,6 @@ class Hostile:
             kind = "job"
         handler = self.routes.get(kind) or self.defaults()[kind]
         return await handler(request)
-
-    async def __aenter__(self) -> Hostile:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self.handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        assert self._runner is not None
-        await self._runner.cleanup()
 
 
 @pytest.fixture(name="hostile")

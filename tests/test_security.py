@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import trustme
-from _support import quick_sleep
+from _support import LoopbackServer, quick_sleep
 from _support import serve as shared_serve
 from aiohttp import web
 
@@ -77,18 +77,16 @@ def assert_no_leak_at_other_origins(fake: FakeGitHub) -> None:
             assert not record.path_qs.startswith("/actions-results/"), record
 
 
-class Recorder:
+class Recorder(LoopbackServer):
     """A server standing for "somewhere else": records every request it gets.
 
     ``answer`` (a handler) decides the reply; by default 200 with a short log body.
     """
 
     def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        super().__init__(ssl_context)
         self.requests: list[tuple[str, str, dict[str, str]]] = []
-        self.origin = ""
         self.answer: Any = None
-        self._ssl = ssl_context
-        self._runner: web.AppRunner | None = None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.requests.append((request.method, request.path_qs, dict(request.headers)))
@@ -96,20 +94,6 @@ class Recorder:
             response: web.StreamResponse = await self.answer(request)
             return response
         return web.Response(body=b"log line\n", content_type="text/plain")
-
-    async def __aenter__(self) -> Recorder:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self.handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._ssl).start()
-        port = self._runner.addresses[0][1]
-        self.origin = f"{'https' if self._ssl else 'http'}://127.0.0.1:{port}"
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        assert self._runner is not None
-        await self._runner.cleanup()
 
     def saw_token(self) -> bool:
         """Whether any request carried Authorization or the token anywhere."""
