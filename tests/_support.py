@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any, Self
 
 from aiohttp import web
@@ -106,3 +108,12 @@ class LoopbackServer:
     async def __aexit__(self, *exc_info: object) -> None:
         assert self._runner is not None
         await self._runner.cleanup()
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's content, read in pieces."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while piece := handle.read(1 << 20):
+            digest.update(piece)
+    return digest.hexdigest()

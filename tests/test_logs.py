@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import hashlib
 import json
 import logging
 import sys
@@ -20,7 +19,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from _support import quick_sleep, serve
+from _support import file_sha256, quick_sleep, serve
 
 from gh_jobs_async import (
     Client,
@@ -66,15 +65,6 @@ async def collect(batch: LogBatch) -> list[LogResult]:
         return [result async for result in batch]
 
 
-def sha_of(path: Path) -> str:
-    """SHA-256 of a file, read in pieces."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while piece := handle.read(1 << 20):
-            digest.update(piece)
-    return digest.hexdigest()
-
-
 def leftovers(root: Path) -> list[Path]:
     """Temporary or hidden files under ``root`` other than the manifest and the lock."""
     return [
@@ -93,7 +83,7 @@ def assert_logs_match(fake: FakeGitHub, results: list[LogResult]) -> None:
             expected = fake.log_sha256(result.job_id)
             assert result.sha256 == expected
             assert result.size == fake.log_size(result.job_id)
-            assert sha_of(result.path) == expected, result
+            assert file_sha256(result.path) == expected, result
 
 
 def assert_no_token_left_loopback(fake: FakeGitHub) -> None:
@@ -192,7 +182,7 @@ async def test_download_log_to_a_file_path_creates_parents(
     assert result.attempts == 1
     assert dest.read_bytes() == fake.log_bytes(job_id)
     assert dest.read_bytes().startswith(BOM)
-    assert result.sha256 == sha_of(dest) == fake.log_sha256(job_id)
+    assert result.sha256 == file_sha256(dest) == fake.log_sha256(job_id)
     assert [p.name for p in dest.parent.iterdir()] == ["job.txt"]
     assert_no_token_left_loopback(fake)
 
@@ -207,7 +197,7 @@ async def test_download_log_into_a_directory(
     result = await client.download_log(OWNER, REPO, second, f"{tmp_path}/new/")
     assert result.path == tmp_path / "new" / f"{second}.log"
     for job_id, path in ((first, tmp_path / f"{first}.log"), (second, result.path)):
-        assert sha_of(path) == fake.log_sha256(job_id)
+        assert file_sha256(path) == fake.log_sha256(job_id)
 
 
 @pytest.mark.parametrize("mode", ["redirect", "same_origin", "inline"])
@@ -216,7 +206,7 @@ async def test_download_log_in_every_logs_mode(mode: Any, tmp_path: Path) -> Non
     async with serve(FakeConfig(logs_mode=mode)) as (fake, client):
         job_id = fake.add_run(jobs=1, log_size=150_000).job_ids[0]
         result = await client.download_log(OWNER, REPO, job_id, tmp_path / "x.log")
-        assert sha_of(tmp_path / "x.log") == fake.log_sha256(job_id) == result.sha256
+        assert file_sha256(tmp_path / "x.log") == fake.log_sha256(job_id) == result.sha256
         assert fake.stats.log_downloads[job_id] == 1
         assert_no_token_left_loopback(fake)
 
@@ -260,7 +250,7 @@ async def test_expired_location_is_resolved_again(tmp_path: Path) -> None:
     assert result.attempts == 2
     assert blob_statuses(fake) == [403, 200]
     assert logs_requests(fake, job_id) == [302, 302]
-    assert sha_of(tmp_path / "x.log") == fake.log_sha256(job_id)
+    assert file_sha256(tmp_path / "x.log") == fake.log_sha256(job_id)
     assert_no_token_left_loopback(fake)
 
 
@@ -339,7 +329,7 @@ async def test_truncated_single_download_is_retried(tmp_path: Path) -> None:
         fake.inject(Fault("blob", "truncate", job_id=job_id, partial_bytes=1000))
         result = await client.download_log(OWNER, REPO, job_id, tmp_path / "x.log")
     assert result.attempts == 2
-    assert sha_of(tmp_path / "x.log") == fake.log_sha256(job_id)
+    assert file_sha256(tmp_path / "x.log") == fake.log_sha256(job_id)
     assert [p.name for p in tmp_path.iterdir()] == ["x.log"]
 
 
@@ -467,13 +457,13 @@ async def test_cancelling_a_harvest_leaves_only_complete_files(tmp_path: Path) -
         logs = sorted(tmp_path.glob("*.log"))
         assert 6 <= len(logs) < 40
         for path in logs:
-            assert sha_of(path) == fake.log_sha256(int(path.stem))
+            assert file_sha256(path) == fake.log_sha256(int(path.stem))
         assert leftovers(tmp_path) == []
 
         summary = await client.harvest(OWNER, REPO, run.run_id, tmp_path)
     assert summary.counts[SKIPPED] == len(logs)
     assert summary.counts[DOWNLOADED] == 40 - len(logs)
-    assert all(sha_of(tmp_path / f"{i}.log") == fake.log_sha256(i) for i in run.job_ids)
+    assert all(file_sha256(tmp_path / f"{i}.log") == fake.log_sha256(i) for i in run.job_ids)
 
 
 async def test_cancelling_the_consumer_stops_the_workers(tmp_path: Path) -> None:
@@ -502,7 +492,7 @@ async def test_cancelling_the_consumer_stops_the_workers(tmp_path: Path) -> None
     assert len(list(tmp_path.glob("*.log"))) < 40
     assert leftovers(tmp_path) == []
     for path in tmp_path.glob("*.log"):
-        assert sha_of(path) == fake.log_sha256(int(path.stem))
+        assert file_sha256(path) == fake.log_sha256(int(path.stem))
 
 
 async def test_cancel_while_a_slow_disk_creates_the_file_leaves_nothing(
@@ -580,7 +570,7 @@ async def test_hostile_job_names_land_inside_dest_dir(tmp_path: Path) -> None:
         assert path.parent == dest / str(run.run_id)
         assert not path.name.startswith(".")
         job_id = int(path.name.split("-", 1)[0])
-        assert sha_of(path) == fake.log_sha256(job_id)
+        assert file_sha256(path) == fake.log_sha256(job_id)
 
 
 async def test_callable_naming_cannot_escape(
@@ -920,5 +910,5 @@ async def test_memory_does_not_grow_with_the_log(tmp_path: Path) -> None:
         finally:
             tracemalloc.stop()
     assert result.size == size
-    assert result.sha256 == fake["sha256"] == sha_of(tmp_path / "big.log")
+    assert result.sha256 == fake["sha256"] == file_sha256(tmp_path / "big.log")
     assert peak < 16 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"

@@ -26,7 +26,6 @@ to ``$GH_JOBS_CHAOS_REPORT`` when that is set.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import os
@@ -38,6 +37,7 @@ from typing import Any, Literal
 
 import attrs
 import pytest
+from _support import file_sha256
 
 from gh_jobs_async import Client, LogEvent, LogResult, LogStatus
 from gh_jobs_async._files import LOCK_NAME, MANIFEST_NAME
@@ -146,22 +146,13 @@ async def harvest(
             results.append(result)
 
 
-def sha256_of(path: Path) -> str:
-    """Hex SHA-256 of a file's content."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def lost_files(fake: FakeGitHub, dest: Path, expected: dict[int, LogStatus]) -> list[int]:
     """Jobs whose log exists at the fake but is missing on disk or differs from it."""
     lost = []
     for job_id, status in expected.items():
         path = dest / f"{job_id}.log"
         if status is LogStatus.DOWNLOADED and (
-            not path.is_file() or sha256_of(path) != fake.log_sha256(job_id)
+            not path.is_file() or file_sha256(path) != fake.log_sha256(job_id)
         ):
             lost.append(job_id)
     return lost
