@@ -194,4 +194,4 @@ def render(
             out.append(f"{stamp(last)} {line}\n" if stamped else f"{line}\n")
             owners.append(section.number)
         t = last + timedelta(seconds=gap)
-    return "".join(out).encode("utf-8"), owners, firsts
+    return "".join(out).encode("utf-8", "surrogatepass"), owners, firsts
