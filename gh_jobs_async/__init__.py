@@ -8,6 +8,8 @@ import logging
 
 from ._client import Client
 from ._harvest import LogBatch
+from ._logs import LogReader
+from ._logtext import LogLine, StepLog, split_steps, strip_ansi
 from ._paginate import JobStream
 from ._version import __version__
 from .exceptions import (
@@ -19,6 +21,7 @@ from .exceptions import (
     GoneError,
     IncompleteLogError,
     InvalidArgumentError,
+    LogChangedError,
     LogDownloadError,
     LogsGoneError,
     LogsNotAvailableError,
@@ -69,9 +72,12 @@ __all__ = [
     "JobStream",
     "JobsPage",
     "LogBatch",
+    "LogChangedError",
     "LogDownloadError",
     "LogEvent",
+    "LogLine",
     "LogLocation",
+    "LogReader",
     "LogResult",
     "LogStatus",
     "LogUrlExpiredError",
@@ -85,6 +91,7 @@ __all__ = [
     "SecondaryRateLimitError",
     "ServerError",
     "Step",
+    "StepLog",
     "StepStatus",
     "TLSError",
     "TransportError",
@@ -92,4 +99,6 @@ __all__ = [
     "UnsafeURLError",
     "ValidationFailedError",
     "__version__",
+    "split_steps",
+    "strip_ansi",
 ]
