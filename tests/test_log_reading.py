@@ -87,10 +87,14 @@ async def test_a_log_that_changed_mid_read_is_reported() -> None:
         run = fake.add_run(jobs=1, log_size=2 * MiB)
         job_id = run.job_ids[0]
         fake.inject(Fault("blob", "reset", job_id=job_id, partial_bytes=MiB))
-        async with client.open_log(OWNER, REPO, job_id) as log:
-            with pytest.raises(LogChangedError):
+
+        async def read_and_change() -> None:
+            async with client.open_log(OWNER, REPO, job_id) as log:
                 async for _chunk in log.chunks():
                     fake.replace_log(job_id)  # before the body breaks and is resumed
+
+        with pytest.raises(LogChangedError):
+            await read_and_change()
 
 
 async def test_download_restarts_a_log_that_changed(tmp_path: Path) -> None:
@@ -116,7 +120,7 @@ async def test_download_restarts_a_log_that_changed(tmp_path: Path) -> None:
 
 
 async def test_tail_reads_only_the_end_of_a_large_log() -> None:
-    """tail_log(100) of a 24 MiB log: the exact last entries, under 1 MiB served, no suffix range."""
+    """tail_log(100) of a 24 MiB log: the exact last entries, under 1 MiB served, no suffix."""
     size = 24 * MiB
     async with serve() as (fake, client):
         run = fake.add_run(jobs=1, log_size=size, conclusions=("failure",))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from _support import sample_job
 
 from gh_jobs_async import Job, LogLine, split_steps, strip_ansi
 from gh_jobs_async._logtext import (
@@ -21,7 +22,6 @@ from gh_jobs_async._logtext import (
     tail_windows,
 )
 from gh_jobs_async.models import decode_job
-from _support import sample_job
 
 BOM = b"\xef\xbb\xbf"
 # Shaped like a real job log: BOM on the first line only, CRLF from a Windows runner,
@@ -73,7 +73,7 @@ SAMPLE_JOB = _job(
 
 
 def test_lines_split_on_bytes_drop_bom_and_cr() -> None:
-    """Lines split on \\n, one trailing \\r dropped, the BOM gone, the last line kept without \\n."""
+    """Lines split on \\n, one trailing \\r dropped, the BOM gone, a last line without \\n kept."""
     entries = entries_of(SAMPLE)
     assert entries[0].text == "Current runner version: '2.325.0'"
     assert entries[0].raw_timestamp == "2025-07-04T14:32:10.1000000Z"
@@ -135,8 +135,12 @@ def test_a_multi_megabyte_line_is_cut_and_flagged() -> None:
     for start in range(0, len(data), 65536):  # fed in pieces, as from the network
         lines += splitter.feed(data[start : start + 65536])
     lines += splitter.finish()
-    assert [len(line.data) for line in lines] == [1 << 20, len(b"2025-07-04T14:32:16.0000000Z after")]
-    assert lines[0].truncated and not lines[1].truncated
+    assert [len(line.data) for line in lines] == [
+        1 << 20,
+        len(b"2025-07-04T14:32:16.0000000Z after"),
+    ]
+    assert lines[0].truncated
+    assert not lines[1].truncated
     assert lines[1].offset == len(huge)
     assert parse_line(lines[0]).truncated
 
@@ -241,9 +245,7 @@ def test_split_steps_by_markers() -> None:
     assert texts[3] == []
     assert texts[4] == ["Post job cleanup.", "[command]/usr/bin/git version"]
     assert texts[5] == ["Cleaning up orphan processes"]
-    assert {(r.method, r.confidence) for r in result if r.step.number != 3} == {
-        ("markers", "high")
-    }
+    assert {(r.method, r.confidence) for r in result if r.step.number != 3} == {("markers", "high")}
     assert (result[2].method, result[2].confidence) == ("not run", "high")
 
 
@@ -262,10 +264,7 @@ def test_an_extra_run_group_lowers_the_confidence_but_drops_no_line() -> None:
 
 def test_missing_boundaries_fall_back_to_time_windows() -> None:
     """Without any boundary line, lines go by the steps' time windows, confidence low."""
-    data = (
-        b"2025-07-04T14:32:11.5000000Z first step\n"
-        b"2025-07-04T14:32:30.0000000Z much later\n"
-    )
+    data = b"2025-07-04T14:32:11.5000000Z first step\n2025-07-04T14:32:30.0000000Z much later\n"
     job = _job(
         ("Set up job", "success", "2025-07-04T14:32:11Z", "2025-07-04T14:32:13Z"),
         ("Build", "success", "2025-07-04T14:32:13Z", "2025-07-04T14:32:40Z"),
