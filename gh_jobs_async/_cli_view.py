@@ -38,7 +38,12 @@ def add_view_parser(view: argparse.ArgumentParser) -> None:
         help="only the failed steps' lines, each prefixed with its step's name",
     )
     view.add_argument("--step", metavar="N|NAME", help="only the lines of one step")
-    view.add_argument("--tail", type=int, metavar="N", help="only the last N lines")
+    view.add_argument(
+        "--tail",
+        type=int,
+        metavar="N",
+        help="only the last N entries (a line and its continuation lines)",
+    )
     view.add_argument(
         "--timestamps",
         action=argparse.BooleanOptionalAction,

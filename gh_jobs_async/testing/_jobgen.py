@@ -208,8 +208,8 @@ def _job(rng: random.Random, shared: _Attempt, index: int, job_id: int) -> tuple
     )
     if steps:
         _time_steps(steps, log, job_id)
-        if job["completed_at"] is not None:
-            job["completed_at"] = max(job["completed_at"], steps[-1]["completed_at"] or "")
+        if job["completed_at"] is not None:  # the job ends with its last step
+            job["completed_at"] = max(job["started_at"], steps[-1]["completed_at"] or "")
     job["steps"] = steps
     return job, log
 
