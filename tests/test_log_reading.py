@@ -214,3 +214,20 @@ async def test_split_steps_agrees_with_the_oracle_over_many_job_shapes() -> None
             if not job.steps:
                 shapes.add("no steps")
     assert shapes == {"markers", "fallback", "skipped steps", "zero-second step", "no steps"}
+
+
+async def test_inline_logs_and_empty_logs_read_the_same() -> None:
+    """A log GitHub returns inline (200 from the API) and an empty log both read correctly."""
+    async with serve(FakeConfig(logs_mode="inline")) as (fake, client):
+        run = fake.add_run(jobs=1, log_size=70_000)
+        job_id = run.job_ids[0]
+        body = fake.log_bytes(job_id)
+        async with client.open_log(OWNER, REPO, job_id) as log:
+            assert b"".join([chunk async for chunk in log.chunks()]) == body
+        assert await client.tail_log(OWNER, REPO, job_id, lines=4) == entries_of(body)[-4:]
+    async with serve() as (fake, client):
+        run = fake.add_run(jobs=1, log_size=0)
+        job_id = run.job_ids[0]
+        assert await client.tail_log(OWNER, REPO, job_id) == []
+        async with client.open_log(OWNER, REPO, job_id) as log:
+            assert [entry async for entry in log.entries()] == []
