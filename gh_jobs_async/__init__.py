@@ -8,8 +8,9 @@ import logging
 
 from ._client import Client
 from ._harvest import LogBatch
-from ._logs import LogReader
-from ._logtext import LogLine, StepLog, split_steps, strip_ansi
+from ._logread import LogReader
+from ._logsteps import StepLog, split_steps
+from ._logtext import LogLine, strip_ansi
 from ._paginate import JobStream
 from ._version import __version__
 from .exceptions import (

@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 from gh_jobs_async import Client, InvalidArgumentError, Job, LogLine, Step, strip_ansi
 
-from ._logtext import FAILED_STEP_CONCLUSIONS, StepCursor, ran
+from ._logsteps import FAILED_STEP_CONCLUSIONS, StepCursor, ran
 
 __all__ = ["add_view_parser", "run_view"]
 

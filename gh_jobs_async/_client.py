@@ -18,8 +18,9 @@ import aiohttp
 from . import _sansio
 from ._files import DEFAULT_NAMING, Namer, Naming
 from ._harvest import Fetcher, LogBatch, summarize
-from ._logs import JobsInput, LogReader, ProgressHook, logs_url, resolve_location, target_for
-from ._logs import tail_log as _tail_log
+from ._logread import LogReader
+from ._logread import tail_log as _tail_log
+from ._logs import JobsInput, ProgressHook, logs_url, resolve_location, target_for
 from ._logtext import DEFAULT_MAX_LINE, LogLine
 from ._paginate import JobStream, fetch_page
 from ._session import Session, SessionConfig, make_ssl_context

@@ -8,10 +8,10 @@ import pytest
 from _support import sample_job
 
 from gh_jobs_async import Job, LogLine, split_steps, strip_ansi
+from gh_jobs_async._logsteps import StepCursor
 from gh_jobs_async._logtext import (
     EntryAssembler,
     LineSplitter,
-    StepCursor,
     TailCollector,
     content_range,
     entries_of,
