@@ -99,3 +99,16 @@ async def test_a_closed_pipe_ends_quietly_and_early(cli: Cli, fake: FakeGitHub) 
     assert out.decode().splitlines() == [strip_ansi(line) for line in head.split("\n")[:5]]
     assert err.decode().strip() == "status=0"
     assert fake.stats.blob_bytes_by_job[job_id] < size // 2  # it stopped, did not drain the log
+
+
+async def test_unmatched_boundaries_are_never_a_silent_guess(cli: Cli, fake: FakeGitHub) -> None:
+    """A composite job's extra Run groups: --failed still prints, and stderr says how it chose."""
+    run = fake.add_run(
+        OWNER, REPO, jobs=6, conclusions=("failure",), log_size=60_000, composite=True
+    )
+    job_id = next(j for j in run.job_ids if len(fake.job(j)["steps"]) > 5)
+    result = await cli.run("view", SLUG, job_id, "--log", "--failed", *cli.api)
+    assert result.code == 0, result
+    assert result.out
+    assert "warning" in result.err
+    assert "may be in the wrong step" in result.err
