@@ -42,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--logs-mode", choices=("redirect", "same_origin", "inline"), default="redirect")
     add("--no-auth", action="store_true", help="accept requests without a token")
     add("--seed", type=int, default=0, help="data seed (default: %(default)s)")
+    add(
+        "--conclusions",
+        default="success",
+        help="job conclusions, comma-separated, cycled over the jobs (default: %(default)s)",
+    )
     return parser
 
 
@@ -72,6 +77,7 @@ async def serve_forever(
     jobs: int = 120,
     attempts: int = 2,
     log_size: int = 4096,
+    conclusions: tuple[str, ...] = ("success",),
     stop: asyncio.Event | None = None,
     out: TextIO | None = None,
 ) -> None:
@@ -83,7 +89,14 @@ async def serve_forever(
     out = sys.stdout if out is None else out
     async with FakeGitHub(config) as fake:
         created = [
-            fake.add_run(owner, repo, jobs=jobs, attempts=attempts, log_size=log_size)
+            fake.add_run(
+                owner,
+                repo,
+                jobs=jobs,
+                attempts=attempts,
+                log_size=log_size,
+                conclusions=conclusions,
+            )
             for _ in range(runs)
         ]
         print(f"API URL:  {fake.api_url}", file=out)
@@ -122,6 +135,7 @@ async def _serve_until_signalled(args: argparse.Namespace) -> None:
         jobs=args.jobs,
         attempts=args.attempts,
         log_size=args.log_size,
+        conclusions=tuple(c for c in args.conclusions.split(",") if c) or ("success",),
         stop=stop,
     )
 
