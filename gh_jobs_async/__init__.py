@@ -6,6 +6,14 @@
 
 import logging
 
+from ._auth import (
+    AppAuth,
+    Auth,
+    InstallationAuth,
+    ProvidedToken,
+    ProviderAuth,
+    TokenAuth,
+)
 from ._client import Client
 from ._harvest import LogBatch
 from ._paginate import JobStream
@@ -54,6 +62,8 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "ApiError",
+    "AppAuth",
+    "Auth",
     "Client",
     "ClientClosedError",
     "DecodeError",
@@ -62,6 +72,7 @@ __all__ = [
     "GoneError",
     "HarvestSummary",
     "IncompleteLogError",
+    "InstallationAuth",
     "InvalidArgumentError",
     "Job",
     "JobConclusion",
@@ -79,6 +90,8 @@ __all__ = [
     "LogsNotAvailableError",
     "NotFoundError",
     "PrimaryRateLimitError",
+    "ProvidedToken",
+    "ProviderAuth",
     "RateLimit",
     "RateLimitError",
     "RequestTimeoutError",
@@ -87,6 +100,7 @@ __all__ = [
     "Step",
     "StepStatus",
     "TLSError",
+    "TokenAuth",
     "TransportError",
     "UnauthorizedError",
     "UnsafeURLError",
