@@ -25,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gh_jobs_async.testing._app import AppVerdict
 from gh_jobs_async.testing._blob import stream_log, wait_flushed
 from gh_jobs_async.testing._context import ServerContext
 from gh_jobs_async.testing._faults import Fault, Where
@@ -131,6 +132,8 @@ class ApiHandler:
                 "x-github-request-id": ctx.request_ids.next(),
                 "x-github-media-type": "github.v3; format=json",
             }
+            if ctx.app is not None:
+                headers["Date"] = ctx.app.date_header()
             refusal = self._gate(request, arrived, headers)
             if ctx.config.api_latency:
                 await asyncio.sleep(ctx.config.api_latency)
@@ -149,8 +152,12 @@ class ApiHandler:
     ) -> web.Response | None:
         """The refusal for this request, or None once it is accepted (and counted)."""
         ctx, cfg = self.ctx, self.ctx.config
-        spent = ctx.limiter.spend(now)
-        headers.update(ctx.limiter.headers(now))
+        verdict = self._app_verdict(request)
+        primary = ctx.limiter
+        if verdict is not None and verdict.identity is not None and ctx.app is not None:
+            primary = ctx.app.limiter(verdict.identity)  # each installation has its budget
+        spent = primary.spend(now)
+        headers.update(primary.headers(now))
         version = request.headers.get("X-GitHub-Api-Version")
         headers["x-github-api-version-selected"] = version or API_VERSIONS[0]
         if not spent:
@@ -161,7 +168,11 @@ class ApiHandler:
             message = f"Unsupported 'X-GitHub-Api-Version' provided: '{version}'."
             body = github_error(400, message, "https://docs.github.com/rest/overview/api-versions")
             return _json(400, body, headers)
-        if not self._authorized(request.headers.get("Authorization")):
+        if verdict is not None:
+            if verdict.identity is None:
+                body = github_error(verdict.status, verdict.message, verdict.documentation_url)
+                return _json(verdict.status, body, headers)
+        elif not self._authorized(request.headers.get("Authorization")):
             return _json(401, _BAD_CREDENTIALS, headers)
         if "User-Agent" not in request.headers:
             return _json(403, _NO_AGENT, headers)
@@ -175,6 +186,18 @@ class ApiHandler:
             return self._secondary(headers, cfg.secondary_retry_after)
         ctx.limiter.accept(now)
         return None
+
+    def _app_verdict(self, request: web.Request) -> AppVerdict | None:
+        """The App's verdict on the request's credential (None: not an App credential)."""
+        app = self.ctx.app
+        if app is None:
+            return None
+        path = request.path
+        if self.ctx.config.ghes and path.startswith("/api/v3/"):
+            path = path[len("/api/v3") :]
+        verdict = app.check(request.headers.get("Authorization"), path)
+        request["app_identity"] = None if verdict is None else verdict.identity
+        return verdict
 
     def _authorized(self, value: str | None) -> bool:
         cfg = self.ctx.config
@@ -212,7 +235,10 @@ class ApiHandler:
             return self._fault(request, fault, headers)
         if route is not None and route.kind == "logs" and inline:
             return await self._inline(request, route, headers, fault)
-        resp = self._answer(request, route, headers)
+        app_resp = None
+        if route is None and ctx.app is not None:
+            app_resp = await ctx.app.answer(request, request.get("app_identity"), headers)
+        resp = app_resp if app_resp is not None else self._answer(request, route, headers)
         if fault is not None and fault.kind == "truncate":
             return await _truncated(request, resp, fault)
         return resp
