@@ -253,6 +253,12 @@ class _Renewing(Auth):
     def credential_id(self) -> str | None:
         return None if self._current is None else self._current.id
 
+    @property
+    def renews_at(self) -> float | None:
+        """When the current credential is due for renewal (epoch seconds on the client's
+        clock); None without a credential or when it does not expire."""
+        return None if self._current is None else self._current.schedule.refresh_at
+
     async def obtain(self, transport: Transport, url: str) -> Credential | None:
         current = self._current
         if current is not None and not current.schedule.due(transport.config.clock()):
