@@ -6,14 +6,8 @@
 
 import logging
 
-from ._auth import (
-    AppAuth,
-    Auth,
-    InstallationAuth,
-    ProvidedToken,
-    ProviderAuth,
-    TokenAuth,
-)
+from ._appauth import AppAuth, InstallationAuth
+from ._auth import Auth, ProvidedToken, ProviderAuth, TokenAuth
 from ._client import Client
 from ._harvest import LogBatch
 from ._paginate import JobStream

@@ -16,7 +16,8 @@ from typing import Self
 import aiohttp
 
 from . import _sansio
-from ._auth import AppAuth, Auth
+from ._appauth import AppAuth
+from ._auth import Auth
 from ._files import DEFAULT_NAMING, Namer, Naming
 from ._harvest import Fetcher, LogBatch, summarize
 from ._logs import JobsInput, ProgressHook, logs_url, resolve_location, target_for

@@ -12,16 +12,8 @@
 ...     ...                                                       # doctest: +SKIP
 """
 
-from ._auth import (
-    AppAuth,
-    Auth,
-    Credential,
-    InstallationAuth,
-    ProvidedToken,
-    Provider,
-    ProviderAuth,
-    TokenAuth,
-)
+from ._appauth import AppAuth, InstallationAuth
+from ._auth import Auth, Credential, ProvidedToken, Provider, ProviderAuth, TokenAuth
 
 __all__ = [
     "AppAuth",
