@@ -134,10 +134,11 @@ class ApiHandler:
             }
             if ctx.app is not None:
                 headers["Date"] = ctx.app.date_header()
-            refusal = self._gate(request, arrived, headers)
+            verdict = self._app_verdict(request)
+            refusal = self._gate(request, arrived, headers, verdict)
             if ctx.config.api_latency:
                 await asyncio.sleep(ctx.config.api_latency)
-            resp = refusal if refusal is not None else await self._serve(request, headers)
+            resp = refusal if refusal is not None else await self._serve(request, headers, verdict)
             if isinstance(resp, _Refusal):
                 # The refusal goes out now; its penalty runs from here.
                 ctx.limiter.penalize(time.monotonic(), resp.retry_after)
@@ -148,11 +149,14 @@ class ApiHandler:
             ctx.leave(request, "api", arrived, status)
 
     def _gate(
-        self, request: web.Request, now: float, headers: dict[str, str]
+        self,
+        request: web.Request,
+        now: float,
+        headers: dict[str, str],
+        verdict: AppVerdict | None = None,
     ) -> web.Response | None:
         """The refusal for this request, or None once it is accepted (and counted)."""
         ctx, cfg = self.ctx, self.ctx.config
-        verdict = self._app_verdict(request)
         primary = ctx.limiter
         if verdict is not None and verdict.identity is not None and ctx.app is not None:
             primary = ctx.app.limiter(verdict.identity)  # each installation has its budget
@@ -195,9 +199,7 @@ class ApiHandler:
         path = request.path
         if self.ctx.config.ghes and path.startswith("/api/v3/"):
             path = path[len("/api/v3") :]
-        verdict = app.check(request.headers.get("Authorization"), path)
-        request["app_identity"] = None if verdict is None else verdict.identity
-        return verdict
+        return app.check(request.headers.get("Authorization"), path)
 
     def _authorized(self, value: str | None) -> bool:
         cfg = self.ctx.config
@@ -215,7 +217,9 @@ class ApiHandler:
         headers["Content-Type"] = JSON_TYPE
         return _Refusal(retry_after, status=status, body=body, headers=headers)
 
-    async def _serve(self, request: web.Request, headers: dict[str, str]) -> web.StreamResponse:
+    async def _serve(
+        self, request: web.Request, headers: dict[str, str], verdict: AppVerdict | None = None
+    ) -> web.StreamResponse:
         """Faults, then routing, for an accepted request."""
         ctx = self.ctx
         route = parse_route(request.path, ghes=ctx.config.ghes)
@@ -237,7 +241,8 @@ class ApiHandler:
             return await self._inline(request, route, headers, fault)
         app_resp = None
         if route is None and ctx.app is not None:
-            app_resp = await ctx.app.answer(request, request.get("app_identity"), headers)
+            identity = None if verdict is None else verdict.identity
+            app_resp = await ctx.app.answer(request, identity, headers)
         resp = app_resp if app_resp is not None else self._answer(request, route, headers)
         if fault is not None and fault.kind == "truncate":
             return await _truncated(request, resp, fault)
