@@ -243,6 +243,9 @@ class _Renewing(Auth):
         self._current: Credential | None = None
         self._serial = 0
         self._flight: asyncio.Future[Credential] | None = None
+        # after a replication-lag refusal, every request holds the fresh credential back
+        # until then, instead of each one being refused in turn
+        self._hold_until = 0.0
 
     def credential_id(self) -> str | None:
         return None if self._current is None else self._current.id
@@ -255,7 +258,11 @@ class _Renewing(Auth):
 
     async def obtain(self, transport: Transport, url: str) -> Credential | None:
         current = self._current
-        if current is not None and not current.schedule.due(transport.config.clock()):
+        now = transport.config.clock()
+        if current is not None and not current.schedule.due(now):
+            if now < self._hold_until:
+                await transport.config.sleep(self._hold_until - now)
+                return await self.obtain(transport, url)
             return current
         if self._flight is None:
             flight = asyncio.ensure_future(self._renew(transport))
@@ -269,6 +276,7 @@ class _Renewing(Auth):
             self._flight = None
         if not flight.cancelled() and flight.exception() is None:
             self._current = flight.result()
+            self._hold_until = 0.0
 
     @abc.abstractmethod
     async def _renew(self, transport: Transport) -> Credential:
@@ -300,6 +308,8 @@ class _Renewing(Auth):
         )
         if reaction.action == "wait":
             tries.lag += 1
+            if credential is self._current:  # everyone waits: obtain() holds it back
+                self._hold_until = max(self._hold_until, refusal.received_at + reaction.pause)
             logger.debug(
                 "%d on a credential obtained %.1f s ago (%s): retrying it in %.2f s",
                 refusal.status,

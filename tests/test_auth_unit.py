@@ -531,3 +531,16 @@ async def test_reprs_never_show_secrets(pkcs1: str) -> None:
     shown = " ".join(repr(x) for x in (app, inst, credential, jwt_credential))
     for secret in (credential.token, jwt_credential.token, pkcs1.splitlines()[1]):
         assert secret not in shown
+
+
+async def test_after_a_lag_refusal_other_requests_hold_the_token_back(pkcs1: str) -> None:
+    """Once a fresh token is refused for lag, the next request waits out the pause before
+    sending it, instead of being refused in turn."""
+    clock = Clock()
+    transport = Scripted(minted(clock), clock)
+    inst = installation_of(pkcs1)
+    credential = await inst.obtain(transport, f"{API}/x")
+    wait = inst.refused(credential, Refusal(401, "Bad credentials", None, clock.now), Tries())
+    assert wait == 0.25
+    assert await inst.obtain(transport, f"{API}/x") is credential
+    assert clock.sleeps == [0.25]
