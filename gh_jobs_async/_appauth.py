@@ -25,7 +25,6 @@ from ._auth import (
     Transport,
     Tries,
     _Renewing,
-    redacted,
 )
 from ._sansio import ApiBase, validate_owner, validate_repo
 from .exceptions import ApiError, InvalidArgumentError, UnauthorizedError, UnsafeURLError
@@ -48,6 +47,11 @@ def _load_key(private_key: str | bytes | os.PathLike[str]) -> Any:
     except ImportError:
         raise _missing_extra() from None
     data = _key_bytes(private_key)
+    # a path may be shown; key material never
+    is_path = isinstance(private_key, os.PathLike) or (
+        isinstance(private_key, str) and "-----BEGIN" not in private_key
+    )
+    shown = os.fspath(private_key) if is_path else "<redacted>"
     data = data.replace(b"\\n", b"\n").replace(b"\r\n", b"\n").strip() + b"\n"
     error: str | None = None
     key = None
@@ -58,9 +62,11 @@ def _load_key(private_key: str | bytes | os.PathLike[str]) -> Any:
     except Exception:  # cryptography raises ValueError, or UnsupportedAlgorithm
         error = "not a readable PEM private key"
     if error is not None:
-        raise redacted("private_key", error)
+        raise InvalidArgumentError("private_key", shown, error)
     if not isinstance(key, RSAPrivateKey):
-        raise redacted("private_key", "not an RSA key (GitHub Apps sign with RS256)")
+        raise InvalidArgumentError(
+            "private_key", shown, "not an RSA key (GitHub Apps sign with RS256)"
+        )
     return key
 
 
@@ -393,7 +399,7 @@ class InstallationAuth(_Renewing):
                 request_id=exc.request_id,
                 documentation_url=exc.documentation_url,
             )
-            logger.error("cannot authenticate as %s: %d %s", self._label(), exc.status, exc.message)
+            logger.debug("cannot authenticate as %s: %d %s", self._label(), exc.status, exc.message)
             return self._refused_for_good(self._final)
         self._failures += 1
         logger.warning(
