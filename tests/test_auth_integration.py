@@ -352,3 +352,23 @@ async def test_installation_budgets_are_separate_at_the_fake(leaks: Leaks) -> No
         leaks.see(gh, plain)
         assert fake.stats.requests_per_installation[inst.installation_id or 0] == 1
         leaks.check(fake)
+
+
+async def test_answers_carry_a_hash_of_the_credential_sent(leaks: Leaks) -> None:
+    """Each answer names the credential it was sent with by hash (for cache keys), the
+    same as the session's current one, and never the token itself."""
+    async with FakeGitHub() as fake:
+        run = fake.add_run(OWNER, REPO, jobs=1)
+        fake.add_installation(OWNER)
+        inst = app_of(fake).installation(owner=OWNER, repo=REPO)
+        async with Client(auth=inst, base_url=fake.api_url) as gh:
+            session = gh._session
+            url = session.api.build("repos", OWNER, REPO, "actions", "jobs", run.latest[0]["id"])
+            answer = await session.request(url)
+            app_answer = await session.request(session.api.build("app"), auth=inst.app)
+        leaks.see(gh, answer, app_answer)
+        assert answer.credential_id is not None
+        assert answer.credential_id == session.credential_id()
+        assert app_answer.credential_id not in (None, answer.credential_id)
+        assert fake.stats.app_mints == 1
+        leaks.check(fake)
