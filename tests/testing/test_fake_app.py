@@ -9,13 +9,13 @@ from __future__ import annotations
 import ast
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
-from conftest import Call
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
@@ -25,6 +25,7 @@ from gh_jobs_async.testing import FakeGitHub
 pytestmark = pytest.mark.integration
 
 OWNER, REPO = "octo-org", "hello-world"
+Call = Callable[..., Awaitable[Any]]  # the `call` fixture (see conftest.py)
 
 
 def sign(
