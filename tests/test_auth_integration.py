@@ -372,3 +372,18 @@ async def test_answers_carry_a_hash_of_the_credential_sent(leaks: Leaks) -> None
         assert app_answer.credential_id not in (None, answer.credential_id)
         assert fake.stats.app_mints == 1
         leaks.check(fake)
+
+
+async def test_an_app_on_github_enterprise_server(leaks: Leaks) -> None:
+    """Under ``/api/v3`` the lookup, the mint and the JWT path check all work, by app ID."""
+    async with FakeGitHub(ghes=True) as fake:
+        run = fake.add_run(OWNER, REPO, jobs=2)
+        fake.add_installation(OWNER)
+        inst = app_of(fake, client_id=False).installation(owner=OWNER, repo=REPO)
+        async with Client(auth=inst, base_url=fake.api_url) as gh:
+            jobs = await gh.list_jobs(OWNER, REPO, run.run_id).collect()
+        leaks.see(gh, inst)
+        assert len(jobs) == 2
+        assert fake.stats.app_mints == 1
+        assert sum(fake.stats.jwt_refusals.values()) == 0
+        leaks.check(fake)
