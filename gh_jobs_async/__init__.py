@@ -6,6 +6,8 @@
 
 import logging
 
+from ._appauth import AppAuth, InstallationAuth
+from ._auth import Auth, ProvidedToken, ProviderAuth, TokenAuth
 from ._client import Client
 from ._harvest import LogBatch
 from ._logread import LogReader
@@ -69,6 +71,8 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "ApiError",
+    "AppAuth",
+    "Auth",
     "Client",
     "ClientClosedError",
     "CommitPerson",
@@ -78,6 +82,7 @@ __all__ = [
     "GoneError",
     "HarvestSummary",
     "IncompleteLogError",
+    "InstallationAuth",
     "InvalidArgumentError",
     "Job",
     "JobConclusion",
@@ -98,6 +103,8 @@ __all__ = [
     "LogsNotAvailableError",
     "NotFoundError",
     "PrimaryRateLimitError",
+    "ProvidedToken",
+    "ProviderAuth",
     "PullRequestRef",
     "PullRequestRepo",
     "RateLimit",
@@ -116,12 +123,13 @@ __all__ = [
     "StepLog",
     "StepStatus",
     "TLSError",
+    "TokenAuth",
     "TransportError",
     "UnauthorizedError",
     "UnsafeURLError",
     "ValidationFailedError",
     "WorkflowRun",
-    "__version__",
     "split_steps",
     "strip_ansi",
+    "__version__",
 ]

@@ -16,6 +16,8 @@ from typing import Self
 import aiohttp
 
 from . import _sansio
+from ._appauth import AppAuth
+from ._auth import Auth
 from ._files import DEFAULT_NAMING, Namer, Naming
 from ._harvest import Fetcher, LogBatch, summarize
 from ._logread import LogReader
@@ -96,6 +98,21 @@ def _check_token(token: object) -> str | None:
     return token
 
 
+def _check_auth(auth: object, token: str | None) -> None:
+    if auth is None:
+        return
+    if not isinstance(auth, Auth):
+        raise InvalidArgumentError(
+            "auth", f"<{type(auth).__name__}>", "expected an auth from gh_jobs_async.auth"
+        )
+    if token is not None:
+        raise InvalidArgumentError("auth", auth, "give token= or auth=, not both")
+    if isinstance(auth, AppAuth):
+        raise InvalidArgumentError(
+            "auth", auth, "an App's JWT opens only /app endpoints: pass app.installation(...)"
+        )
+
+
 class Client:
     """An asyncio client for GitHub's workflow-jobs endpoints.
 
@@ -105,6 +122,12 @@ class Client:
     requests in flight) and one pacer (at most ``requests_per_minute`` requests
     in any 60 s window; ``None`` turns pacing off). The library never reads
     environment variables: pass the token explicitly.
+
+    ``auth=`` replaces ``token=`` with an auth object from :mod:`gh_jobs_async.auth`
+    (a provider, or a GitHub App installation whose tokens renew themselves); it is
+    consulted on every request and told about 401s. Giving both is an
+    :class:`~gh_jobs_async.InvalidArgumentError`. A renewal keeps the limiter, the
+    pacer and every rate-limit pause: the budget follows the identity.
 
     ``base_url`` is ``https://api.github.com`` or a GitHub Enterprise Server
     root such as ``https://ghe.example.com/api/v3``. ``ca_bundle`` adds a CA
@@ -117,6 +140,7 @@ class Client:
         self,
         token: str | None = None,
         *,
+        auth: Auth | None = None,
         base_url: str = _sansio.DEFAULT_BASE_URL,
         max_concurrency: int = 10,
         requests_per_minute: int | None = 900,
@@ -133,7 +157,10 @@ class Client:
         clock: Callable[[], float] | None = None,
     ) -> None:
         token = _check_token(token)
+        _check_auth(auth, token)
         api = _sansio.parse_base_url(base_url)
+        if auth is not None:
+            auth.bind(api)  # an App belongs to one host: raises for another
         _positive("max_concurrency", max_concurrency)
         if max_concurrency > 100:
             raise InvalidArgumentError(
@@ -164,6 +191,7 @@ class Client:
             SessionConfig(
                 api=api,
                 token=token,
+                auth=auth,
                 api_version=api_version,
                 user_agent=user_agent or _sansio.USER_AGENT,
                 max_concurrency=max_concurrency,
@@ -209,6 +237,16 @@ class Client:
     def base_url(self) -> str:
         """The API root requests go to, without a trailing slash."""
         return self._session.api.url
+
+    @property
+    def auth(self) -> Auth:
+        """How this client authenticates (``TokenAuth`` for ``token=``)."""
+        return self._session.auth
+
+    @property
+    def budget_key(self) -> str:
+        """A stable, non-secret name of the rate-limit budget this client spends."""
+        return self._session.budget_key
 
     @property
     def rate_limit(self) -> RateLimit | None:

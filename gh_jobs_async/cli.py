@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import gh_jobs_async
 from gh_jobs_async import (
+    AppAuth,
     Client,
     ForbiddenError,
     GhJobsError,
@@ -60,6 +61,9 @@ class _Parser(argparse.ArgumentParser):
 
 EPILOG = """\
 token: $GH_TOKEN or $GITHUB_TOKEN, or --token-file FILE (never a command-line value).
+GitHub App: --app-id ID --app-key-file PEM [--installation-id N], or $GH_JOBS_APP_ID and
+$GH_JOBS_APP_KEY_FILE; the installation is found from OWNER/REPO when not given. A token
+and an App together are a usage error.
 API root: --api-url or $GITHUB_API_URL (GitHub Enterprise Server: https://HOST/api/v3).
 exit status: 0 ok; 1 jobs without a log, or an API error; 2 bad usage or authentication
 failure; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM)."""
@@ -168,6 +172,22 @@ def _connection_options() -> _Parser:
     token.add_argument(
         "--anonymous", action="store_true", help="send no token (public repositories only)"
     )
+    app = conn.add_argument_group("GitHub App (pip install 'gh_jobs_async[app]')")
+    app.add_argument(
+        "--app-id", metavar="ID", help="the App's ID or client ID (default: $GH_JOBS_APP_ID)"
+    )
+    app.add_argument(
+        "--app-key-file",
+        type=Path,
+        metavar="PEM",
+        help="the App's private key (default: $GH_JOBS_APP_KEY_FILE)",
+    )
+    app.add_argument(
+        "--installation-id",
+        type=_positive_int,
+        metavar="N",
+        help="the installation (default: the one on OWNER/REPO)",
+    )
     conn.add_argument(
         "--max-concurrency", type=int, default=10, metavar="N", help="API requests in flight"
     )
@@ -240,6 +260,49 @@ def read_token(args: argparse.Namespace) -> str | None:
     return env_token.strip()
 
 
+def _app_settings(args: argparse.Namespace) -> tuple[str, Path] | None:
+    """The App's id and key file, from the options or the environment; None: use a token.
+
+    A token and an App given the same way (options, or environment) are a usage error;
+    options win over the environment.
+    """
+    app_options = args.app_id is not None or args.app_key_file is not None
+    token_options = args.token_file is not None or args.anonymous
+    if token_options and (app_options or args.installation_id is not None):
+        raise UsageError("give a token (--token-file, --anonymous) or an App (--app-id), not both")
+    if token_options:
+        return None
+    app_id, key_file = args.app_id, args.app_key_file
+    if not app_options:
+        app_id = os.environ.get("GH_JOBS_APP_ID") or None
+        env_key = os.environ.get("GH_JOBS_APP_KEY_FILE") or None
+        key_file = Path(env_key) if env_key else None
+        if app_id is None and key_file is None:
+            if args.installation_id is not None:
+                raise UsageError("--installation-id needs an App: --app-id and --app-key-file")
+            return None
+        if os.environ.get("GH_TOKEN") or os.environ.get("GITHUB_TOKEN"):
+            raise UsageError(
+                "both a token ($GH_TOKEN/$GITHUB_TOKEN) and an App ($GH_JOBS_APP_ID) are set: "
+                "unset one, or choose with --token-file or --app-id"
+            )
+    if app_id is None or key_file is None:
+        raise UsageError("an App needs both --app-id (or $GH_JOBS_APP_ID) and --app-key-file")
+    return app_id, key_file
+
+
+def _app_auth(args: argparse.Namespace, app_id: str, key_file: Path) -> gh_jobs_async.Auth:
+    """The installation auth the App options ask for."""
+    try:
+        app = AppAuth(int(app_id) if app_id.isdecimal() else app_id, key_file)
+    except ImportError as exc:
+        raise UsageError(str(exc)) from None
+    if args.installation_id is not None:
+        return app.installation(args.installation_id)
+    owner, repo = split_repository(args.repository)
+    return app.installation(owner=owner, repo=repo)
+
+
 def split_repository(text: str) -> tuple[str, str]:
     """``OWNER/REPO`` into its two parts."""
     owner, slash, repo = text.partition("/")
@@ -250,8 +313,10 @@ def split_repository(text: str) -> tuple[str, str]:
 
 def make_client(args: argparse.Namespace) -> Client:
     """A client configured from the common options."""
+    app = _app_settings(args)
     return Client(
-        read_token(args),
+        None if app is not None else read_token(args),
+        auth=None if app is None else _app_auth(args, *app),
         base_url=args.api_url,
         max_concurrency=args.max_concurrency,
         requests_per_minute=args.requests_per_minute or None,

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from gh_jobs_async.testing._config import FakeConfig
@@ -47,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="success",
         help="job conclusions, comma-separated, cycled over the jobs (default: %(default)s)",
     )
+    add(
+        "--app-key-out",
+        type=Path,
+        metavar="PEM",
+        help="serve a GitHub App installed on --owner; write its private key to PEM",
+    )
+    add("--token-lifetime", type=float, default=3600.0, help="the App's token lifetime, s")
     return parser
 
 
@@ -65,6 +74,7 @@ def config_from_args(args: argparse.Namespace) -> FakeConfig:
         logs_mode=args.logs_mode,
         require_token=not args.no_auth,
         seed=args.seed,
+        app_token_lifetime=args.token_lifetime,
     )
 
 
@@ -80,6 +90,7 @@ async def serve_forever(
     conclusions: tuple[str, ...] = ("success",),
     stop: asyncio.Event | None = None,
     out: TextIO | None = None,
+    app_key_out: Path | None = None,
 ) -> None:
     """Serve a fake with ``runs`` runs until ``stop`` is set (or the task is cancelled).
 
@@ -102,6 +113,16 @@ async def serve_forever(
         print(f"API URL:  {fake.api_url}", file=out)
         print(f"Blob URL: {fake.blob_url}", file=out)
         print(f"Token:    {fake.token}", file=out)
+        if app_key_out is not None:
+            installation = fake.add_installation(owner)
+            fd = os.open(app_key_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as key_file:
+                key_file.write(fake.app_private_key_pem)
+            print(
+                f"App:      id={fake.app_id} client_id={fake.client_id} "
+                f"installation={installation} on {owner}, key in {app_key_out}",
+                file=out,
+            )
         for run in created:
             print(
                 f"Run:      {owner}/{repo} run_id={run.run_id} attempts={attempts} "
@@ -137,6 +158,7 @@ async def _serve_until_signalled(args: argparse.Namespace) -> None:
         log_size=args.log_size,
         conclusions=tuple(c for c in args.conclusions.split(",") if c) or ("success",),
         stop=stop,
+        app_key_out=args.app_key_out,
     )
 
 

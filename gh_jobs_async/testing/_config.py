@@ -45,7 +45,10 @@ class FakeConfig:
     that are already expired (handy in tests). ``penalty_grace`` is how long after a
     secondary-limit answer requests still count as sent before the client could see it.
     With ``ssl_context`` (a server-side `ssl.SSLContext` whose certificate covers both
-    hosts) both origins serve HTTPS.
+    hosts) both origins serve HTTPS. ``app_token_lifetime`` is how long the App's
+    installation tokens last, ``app_replication_lag`` how long a fresh one is refused, and
+    ``app_clock_offset`` how far the fake's clock (JWT checks, ``expires_at``, ``Date``) is
+    ahead of the host's (negative: behind).
     """
 
     token: str = field(default=DEFAULT_TOKEN, repr=False)
@@ -76,6 +79,9 @@ class FakeConfig:
     fault_rate_reset: float = 0.0
     fault_rate_truncate: float = 0.0
     seed: int = 0
+    app_token_lifetime: float = 3600.0
+    app_replication_lag: float = 0.0
+    app_clock_offset: float = 0.0
 
     def __post_init__(self) -> None:
         """Reject values the server could not honour."""
@@ -105,8 +111,14 @@ class FakeConfig:
                 raise ValueError(f"{name} must be within [0, 1]")
         if self.ssl_context is not None and not isinstance(self.ssl_context, ssl.SSLContext):
             raise ValueError("ssl_context must be an ssl.SSLContext or None")
+        _check_app_settings(self)
         if self.link_origin is not None and self.link_origin.endswith("/"):
             raise ValueError("link_origin must not end with '/'")
+
+
+def _check_app_settings(config: FakeConfig) -> None:
+    if config.app_token_lifetime <= 0 or config.app_replication_lag < 0:
+        raise ValueError("app_token_lifetime must be > 0 and app_replication_lag >= 0")
 
 
 class RequestRecord(NamedTuple):
@@ -157,6 +169,14 @@ class FakeStats:
     * ``requests_log`` and ``api_request_times`` keep the newest 100,000 entries.
     * ``peak_api_per_window`` is the most API requests that arrived within any rolling
       ``secondary_window``.
+    * The App: ``app_mints`` tokens minted, ``app_lookups`` installation lookups answered,
+      ``app_mint_refusals`` by reason (``not_found``, ``suspended``, ``invalid``),
+      ``jwt_refusals`` by reason (``iat``, ``exp_too_far``, ``exp_expired``, ``signature``,
+      ``issuer``, ``undecodable``, ``wrong_endpoint``), ``app_unauthorized`` every 401/403
+      about an App credential by reason (``expired``, ``revoked``, ``replication_lag``,
+      ``not_replicated_403``, ``not_a_jwt``, ``jwt_<reason>``), ``requests_per_token`` by
+      token label (``installation 1001 #3``), ``requests_per_installation`` by id, and
+      ``app_secret_leaks``: requests off the API carrying an issued token or a JWT.
     """
 
     requests: int = 0
@@ -182,6 +202,14 @@ class FakeStats:
     requests_log: deque[RequestRecord] = field(default_factory=_history, repr=False)
     api_request_times: deque[float] = field(default_factory=_times, repr=False)
     peak_api_per_window: int = 0
+    app_mints: int = 0
+    app_lookups: int = 0
+    app_mint_refusals: Counter[str] = field(default_factory=Counter)
+    jwt_refusals: Counter[str] = field(default_factory=Counter)
+    app_unauthorized: Counter[str] = field(default_factory=Counter)
+    requests_per_token: Counter[str] = field(default_factory=Counter)
+    requests_per_installation: Counter[int] = field(default_factory=Counter)
+    app_secret_leaks: int = 0
 
     def snapshot(self) -> FakeStats:
         """Return an independent copy that later requests do not change."""

@@ -295,6 +295,41 @@ class FakeGitHub:
         path = blob_path(ctx.store.record(job_id).blob_id)
         return ctx.signer.sign(origin, path, ctx.config.log_url_ttl if ttl is None else ttl)
 
+    # -- the App ---------------------------------------------------------------------------
+
+    @property
+    def app_id(self) -> int:
+        """The fake App's ID (a JWT ``iss``)."""
+        return self._ctx.ensure_app().app_id
+
+    @property
+    def client_id(self) -> str:
+        """The fake App's client ID (the other accepted ``iss``)."""
+        return self._ctx.ensure_app().client_id
+
+    @property
+    def app_private_key_pem(self) -> str:
+        """The App's private key, PKCS#1 PEM as GitHub's download (generated on first use)."""
+        return self._ctx.ensure_app().private_key_pem
+
+    def add_installation(self, owner: str, *, repos: Sequence[str] | None = None) -> int:
+        """Install the App on ``owner`` (on ``repos`` only, or all); returns the id."""
+        return self._ctx.ensure_app().add_installation(owner, tuple(repos) if repos else None).id
+
+    def app_secrets(self) -> list[str]:
+        """Every secret of the App so far: its private key, the JWTs received and the
+        installation tokens minted (for tests that check none of them leaked)."""
+        app = self._ctx.ensure_app()
+        return [app.private_key_pem, *sorted(app.jwts_seen), *app.issued_tokens]
+
+    def delete_installation(self, installation_id: int) -> None:
+        """Uninstall: its tokens answer 401, its lookup and mint 404; KeyError if unknown."""
+        self._ctx.ensure_app().installations[installation_id].deleted = True
+
+    def suspend_installation(self, installation_id: int) -> None:
+        """Suspend: minting answers 403 ``This installation has been suspended``."""
+        self._ctx.ensure_app().installations[installation_id].suspended = True
+
     # -- limits, faults, stats -----------------------------------------------------------
 
     def exhaust_primary(self, reset_in: float = 2.0, *, remaining: int = 0) -> None:
@@ -331,4 +366,6 @@ class FakeGitHub:
         new.peak_api_in_flight, new.peak_blob_in_flight = old.api_in_flight, old.blob_in_flight
         self._ctx.stats = new
         self._ctx.faults.counter = new.faults_injected
+        if self._ctx.app is not None:
+            self._ctx.app.stats = new
         self._ctx.arrivals.clear()

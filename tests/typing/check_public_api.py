@@ -147,3 +147,37 @@ async def log_reading(gh: Client, job: Job) -> None:
     assert_type(parts[0].entries, tuple[LogLine, ...])
     assert_type(parts[0].confidence, Literal["high", "medium", "low"])
     assert issubclass(LogChangedError, gh_jobs_async.LogDownloadError)
+
+
+async def auth_kinds(pem: str) -> None:
+    """The auth kinds: App, installation, provider, static token; Client(auth=...)."""
+    from pathlib import Path
+
+    from gh_jobs_async import AppAuth, InstallationAuth, ProvidedToken, ProviderAuth, TokenAuth
+    from gh_jobs_async import auth as auth_module
+
+    app = AppAuth("Iv23liExample", pem)
+    assert_type(AppAuth(12345, Path("app.pem")), AppAuth)
+    assert_type(app.issuer, str)
+    assert_type(app.clock_offset, float)
+    inst = app.installation(42, permissions={"actions": "read"})
+    assert_type(inst, InstallationAuth)
+    assert_type(app.installation(owner="o", repo="r", repositories=["r"]), InstallationAuth)
+    assert_type(inst.installation_id, int | None)
+    assert_type(inst.renews_at, float | None)
+    assert_type(inst.budget_key, str)
+    assert_type(inst.app, AppAuth)
+
+    async def provide() -> ProvidedToken:
+        return ProvidedToken("t", datetime.now().astimezone())
+
+    async def provide_str() -> str:
+        return "t"
+
+    assert_type(ProviderAuth(provide, name="vault"), ProviderAuth)
+    assert_type(ProviderAuth(provide_str), ProviderAuth)
+    assert_type(TokenAuth("t").budget_key, str)
+    assert_type(auth_module.AppAuth, type[AppAuth])
+    gh = Client(auth=inst)
+    assert_type(gh.auth, gh_jobs_async.Auth)
+    assert_type(gh.budget_key, str)
