@@ -36,6 +36,7 @@ from .exceptions import (
     ValidationFailedError,
 )
 from .models import (
+    CacheStats,
     HarvestSummary,
     Job,
     JobConclusion,
@@ -54,6 +55,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "ApiError",
+    "CacheStats",
     "Client",
     "ClientClosedError",
     "DecodeError",

@@ -23,6 +23,7 @@ from ._paginate import JobStream, fetch_page
 from ._session import Session, SessionConfig, make_ssl_context
 from .exceptions import ClientClosedError, InvalidArgumentError
 from .models import (
+    CacheStats,
     HarvestSummary,
     Job,
     JobConclusion,
@@ -106,6 +107,13 @@ class Client:
     file to trust (TLS verification is always on). ``sleep`` and ``clock``
     (epoch seconds) can be injected, e.g. to test waits instantly; an injected
     clock also drives pacing, which otherwise uses ``time.monotonic``.
+
+    JSON GETs (a job, a page of jobs, a run) are conditional requests: the
+    answer is kept in memory (bounded) and the next GET of the same URL, with the
+    same credential, sends its ``ETag``; a 304 returns the kept value and costs
+    no primary budget, but counts for the limiter and pacer like any request.
+    Nothing is answered from memory without asking GitHub. ``etag_cache=False``
+    turns this off; :attr:`cache_stats` reports what it did.
     """
 
     def __init__(
@@ -126,6 +134,7 @@ class Client:
         session: aiohttp.ClientSession | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] | None = None,
+        etag_cache: bool = True,
     ) -> None:
         token = _check_token(token)
         api = _sansio.parse_base_url(base_url)
@@ -152,6 +161,8 @@ class Client:
                 "<aiohttp.ClientSession>",
                 "its default headers carry Authorization, which would reach the log host",
             )
+        if not isinstance(etag_cache, bool):
+            raise InvalidArgumentError("etag_cache", etag_cache, "expected True or False")
         ssl_context: ssl.SSLContext | None = make_ssl_context(
             os.fspath(ca_bundle) if ca_bundle is not None else None
         )
@@ -172,6 +183,7 @@ class Client:
                 clock=clock or time.time,
                 monotonic=clock or time.monotonic,
                 sleep=sleep or asyncio.sleep,
+                etag_cache=etag_cache,
             ),
             session,
         )
@@ -214,6 +226,12 @@ class Client:
     def paused_for(self) -> float:
         """Seconds until GitHub lets requests flow again (0.0 when not rate limited)."""
         return self._session.paused_for()
+
+    @property
+    def cache_stats(self) -> CacheStats | None:
+        """Hits, misses and bytes held by the conditional-request cache (``None`` when off)."""
+        cache = self._session.cache
+        return None if cache is None else cache.stats
 
     @property
     def requests_sent(self) -> int:

@@ -26,6 +26,7 @@ import aiohttp
 import attrs
 
 from . import _sansio
+from ._cache import ConditionalCache
 from ._limits import Clock, Limiter, Pacer, Sleep
 from .exceptions import (
     ApiError,
@@ -54,6 +55,7 @@ class Answer:
     headers: Mapping[str, str]
     body: bytes
     url: str
+    not_modified: bool = False  # a 304 revived from the conditional-request cache
 
 
 TRANSPORT_ERRORS = (TimeoutError, aiohttp.ClientError, OSError)
@@ -147,6 +149,7 @@ class SessionConfig:
     clock: Clock  # epoch seconds: compared with x-ratelimit-reset
     monotonic: Clock  # for pacing and pauses, immune to wall-clock jumps
     sleep: Sleep
+    etag_cache: bool = True  # conditional requests for JSON GETs (see _cache)
 
 
 class Session:
@@ -167,6 +170,7 @@ class Session:
         self._strikes = 0
         self._primary_reset: float | None = None
         self._headers = _sansio.request_headers(config.token, config.api_version, config.user_agent)
+        self.cache: ConditionalCache | None = ConditionalCache() if config.etag_cache else None
 
     def __repr__(self) -> str:
         return f"<Session {self.api.url} {self.limiter!r} {self.pacer!r}>"
@@ -336,9 +340,14 @@ class Session:
         started = time.perf_counter()
         self.requests_sent += 1
         error: TransportError | None = None
+        headers: Mapping[str, str] = self._headers
+        # conditional-request hook: the cache keys on the headers actually sent
+        lookup = self.cache.prepare(method, url, headers) if self.cache is not None else None
+        if lookup is not None:
+            headers = lookup.headers
         try:
             async with self.http.request(
-                method, url, headers=self._headers, allow_redirects=False
+                method, url, headers=headers, allow_redirects=False
             ) as response:
                 body = await _read_body(response, url)
                 answer = Answer(
@@ -351,6 +360,13 @@ class Session:
             error = translate(exc, method, url)
         if error is not None:
             raise error
+        if lookup is not None and self.cache is not None:
+            status, revived, body, not_modified = self.cache.settle(
+                lookup, answer.status, answer.headers, answer.body
+            )
+            if not_modified:
+                logger.debug("%s %s -> 304, served from the conditional-request cache", method, url)
+                answer = Answer(status, revived, body, url, not_modified=True)
         logger.debug(
             "%s %s -> %d (%d bytes, %.0f ms)",
             method,

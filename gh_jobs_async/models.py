@@ -173,6 +173,23 @@ class RateLimit:
         return self.reset_at.timestamp()
 
 
+@attrs.frozen
+class CacheStats:
+    """What the conditional-request cache did: ``Client.cache_stats``.
+
+    ``hits`` are GETs answered 304 and served from the cache (no primary budget spent);
+    ``misses`` are cacheable GETs that brought a full answer; ``entries`` and ``bytes``
+    are what it holds now, within ``max_entries`` and ``max_bytes``.
+    """
+
+    hits: int
+    misses: int
+    entries: int
+    bytes: int
+    max_entries: int
+    max_bytes: int
+
+
 _E = TypeVar("_E", bound=enum.StrEnum)
 
 

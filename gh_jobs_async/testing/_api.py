@@ -26,6 +26,13 @@ from typing import Any
 from aiohttp import web
 
 from gh_jobs_async.testing._blob import stream_log, wait_flushed
+from gh_jobs_async.testing._conditional import (
+    CACHE_CONTROL,
+    VARY,
+    etag_for,
+    http_date,
+    not_modified,
+)
 from gh_jobs_async.testing._context import ServerContext
 from gh_jobs_async.testing._faults import Fault, Where
 from gh_jobs_async.testing._http import (
@@ -156,6 +163,7 @@ class ApiHandler:
         if not spent:
             ctx.stats.primary_violations += 1
             return _json(403, _PRIMARY, headers)
+        ctx.stats.primary_spent += 1
         if version is not None and version not in API_VERSIONS:
             headers["x-github-api-version-selected"] = API_VERSIONS[0]
             message = f"Unsupported 'X-GitHub-Api-Version' provided: '{version}'."
@@ -244,11 +252,9 @@ class ApiHandler:
             return self._list(request, route, headers)
         rec = store.find_job(route.owner, route.repo, route.number)
         if route.kind == "job":
-            return (
-                _json(404, _NOT_FOUND, headers)
-                if rec is None
-                else _json(200, store.job_body(rec), headers)
-            )
+            if rec is None:
+                return _json(404, _NOT_FOUND, headers)
+            return self.conditional_json(request, "job", store.job_body(rec), rec.modified, headers)
         if rec is None or rec.log_state == "not_available":
             return _json(404, _LOGS_NOT_FOUND, headers)
         if rec.log_state == "gone":
@@ -278,8 +284,40 @@ class ApiHandler:
         body, total = ctx.store.page_body(route.number, selector, per_page, page)
         base = (ctx.config.link_origin or ctx.api_origin) + request.rel_url.raw_path
         link = link_header(base, query.items(), page, page_count(total, per_page))
-        if link is not None:
-            headers["Link"] = link
+        modified = ctx.store.page_modified(route.number, selector, per_page, page)
+        answer = self.conditional_json(request, route.kind, body, modified, headers)
+        if link is not None and answer.status == 200:
+            answer.headers["Link"] = link  # a 304 carries no Link
+        return answer
+
+    def conditional_json(
+        self,
+        request: web.Request,
+        kind: str,
+        body: bytes,
+        modified: float | None,
+        headers: dict[str, str],
+    ) -> web.Response:
+        """A 200 with validators, or a 304 (no body, no primary point) when they match."""
+        ctx, cfg = self.ctx, self.ctx.config
+        etag = etag_for(body, request) if cfg.conditional == "etag" else None
+        last = modified if cfg.conditional != "none" else None
+        if cfg.conditional != "none":
+            headers["Cache-Control"] = CACHE_CONTROL
+            headers["Vary"] = VARY
+            if last is not None:
+                headers["Last-Modified"] = http_date(last)
+        if cfg.conditional != "none" and not_modified(request, etag, last):
+            ctx.limiter.refund()
+            ctx.stats.primary_spent -= 1
+            headers.update(ctx.limiter.headers(time.monotonic()))
+            if etag is not None and cfg.etag_on_304:
+                headers["ETag"] = etag
+            ctx.stats.answers_304[kind] += 1
+            return web.Response(status=304, headers=headers)
+        if etag is not None:
+            headers["ETag"] = etag
+        ctx.stats.answers_200[kind] += 1
         return _json(200, body, headers)
 
     async def _inline(

@@ -16,6 +16,7 @@ from typing import Literal, NamedTuple
 
 __all__ = [
     "DEFAULT_TOKEN",
+    "Conditional",
     "FakeConfig",
     "FakeStats",
     "LogsMode",
@@ -28,6 +29,11 @@ DEFAULT_TOKEN = "ghs_fakeTOKEN0123456789abcdefABCDEF"  # noqa: S105 - a fake by 
 #: How the logs endpoint answers: a 302 to the blob origin, a 302 to a signed path on the API
 #: origin, or the log body itself with 200.
 LogsMode = Literal["redirect", "same_origin", "inline"]
+
+#: Which validators the JSON endpoints send: ``ETag`` and ``Last-Modified``, only
+#: ``Last-Modified``, or none (no conditional requests at all).
+Conditional = Literal["etag", "last_modified", "none"]
+_CONDITIONAL = ("etag", "last_modified", "none")
 
 _LOGS_MODES = ("redirect", "same_origin", "inline")
 
@@ -74,6 +80,8 @@ class FakeConfig:
     fault_rate_reset: float = 0.0
     fault_rate_truncate: float = 0.0
     seed: int = 0
+    conditional: Conditional = "etag"
+    etag_on_304: bool = True
 
     def __post_init__(self) -> None:
         """Reject values the server could not honour."""
@@ -81,6 +89,8 @@ class FakeConfig:
             raise ValueError("token must be a non-empty string")
         if self.secondary_status not in (403, 429):
             raise ValueError("secondary_status must be 403 or 429")
+        if self.conditional not in _CONDITIONAL:
+            raise ValueError(f"conditional must be one of {_CONDITIONAL}")
         if self.logs_mode not in _LOGS_MODES:
             raise ValueError(f"logs_mode must be one of {_LOGS_MODES}")
         if self.chunk_size < 1:
@@ -152,6 +162,9 @@ class FakeStats:
     * ``requests_log`` and ``api_request_times`` keep the newest 100,000 entries.
     * ``peak_api_per_window`` is the most API requests that arrived within any rolling
       ``secondary_window``.
+    * ``answers_200[kind]`` and ``answers_304[kind]`` count the full and not-modified answers
+      of the JSON endpoints by route kind (``"job"``, ``"list"``, ``"attempt"``, ...);
+      ``primary_spent`` counts the primary-budget points spent (a 304 spends none).
     """
 
     requests: int = 0
@@ -175,6 +188,9 @@ class FakeStats:
     requests_log: deque[RequestRecord] = field(default_factory=_history, repr=False)
     api_request_times: deque[float] = field(default_factory=_times, repr=False)
     peak_api_per_window: int = 0
+    answers_200: Counter[str] = field(default_factory=Counter)
+    answers_304: Counter[str] = field(default_factory=Counter)
+    primary_spent: int = 0
 
     def snapshot(self) -> FakeStats:
         """Return an independent copy that later requests do not change."""

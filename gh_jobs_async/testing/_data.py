@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -71,6 +72,7 @@ class JobRecord:
     blob_id: str
     body: bytes | None = None
     sha256: str | None = None
+    modified: float = field(default_factory=time.time)  # epoch of the last content change
 
 
 @dataclass
@@ -219,6 +221,11 @@ class JobStore:
             cached = self._pages[key] = (body, len(ids))
         return cached
 
+    def page_modified(self, run_id: int, selector: str, per_page: int, page: int) -> float | None:
+        """When the newest job of a listing page last changed (None for an empty page)."""
+        ids = self.job_ids(run_id, selector)[(page - 1) * per_page : page * per_page]
+        return max((self._jobs[job_id].modified for job_id in ids), default=None)
+
     # -- changes -------------------------------------------------------------------------
 
     def update_job(self, job_id: int, fields: JSONDict) -> JSONDict:
@@ -226,6 +233,7 @@ class JobStore:
         rec = self._jobs[job_id]
         rec.job.update(copy.deepcopy(fields))
         rec.body = None
+        rec.modified = time.time()
         self._pages.clear()
         return self.job(job_id)
 
