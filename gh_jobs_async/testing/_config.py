@@ -89,10 +89,9 @@ class FakeConfig:
             raise ValueError("token must be a non-empty string")
         if self.secondary_status not in (403, 429):
             raise ValueError("secondary_status must be 403 or 429")
-        if self.conditional not in _CONDITIONAL:
-            raise ValueError(f"conditional must be one of {_CONDITIONAL}")
         if self.logs_mode not in _LOGS_MODES:
             raise ValueError(f"logs_mode must be one of {_LOGS_MODES}")
+        self._check_live()
         if self.chunk_size < 1:
             raise ValueError("chunk_size must be positive")
         for name in (
@@ -115,6 +114,10 @@ class FakeConfig:
             raise ValueError("ssl_context must be an ssl.SSLContext or None")
         if self.link_origin is not None and self.link_origin.endswith("/"):
             raise ValueError("link_origin must not end with '/'")
+
+    def _check_live(self) -> None:
+        if self.conditional not in _CONDITIONAL:
+            raise ValueError(f"conditional must be one of {_CONDITIONAL}")
 
 
 class RequestRecord(NamedTuple):
