@@ -203,6 +203,7 @@ class ApiHandler:
     async def _serve(self, request: web.Request, headers: dict[str, str]) -> web.StreamResponse:
         """Faults, then routing, for an accepted request."""
         ctx = self.ctx
+        ctx.store.advance(time.monotonic())  # live runs move on
         route = parse_route(request.path, ghes=ctx.config.ghes)
         if request.method != "GET":
             route = None

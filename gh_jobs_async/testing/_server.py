@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import socket
+import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -27,6 +28,7 @@ from gh_jobs_async.testing._faults import Fault, FaultPlan
 from gh_jobs_async.testing._http import UrlSigner, blob_path
 from gh_jobs_async.testing._jobgen import JobBlueprint
 from gh_jobs_async.testing._limits import Limiter
+from gh_jobs_async.testing._live import LiveSpec, ScheduledJob
 from gh_jobs_async.testing._logs import log_bytes
 
 __all__ = ["FakeGitHub"]
@@ -189,12 +191,23 @@ class FakeGitHub:
         statuses: Sequence[str] | None = None,
         workflow_name: str | None = "CI",
         head_branch: str | None = "main",
+        live: bool = False,
+        duration: float = 20.0,
+        resolution: float = 1.0,
+        log_lag: float = 0.0,
     ) -> FakeRun:
         """Create a run with ``attempts`` attempts of ``jobs`` jobs each.
 
         ``conclusions``, ``names``, ``statuses`` and a sequence ``log_size`` are cycled over
         the jobs of each attempt (attempts share names, get fresh ids). ``run_id`` defaults
         to the next id of a counter; reusing one raises `ValueError`.
+
+        ``live=True`` makes a run that happens now (see `_live`): each job goes from queued
+        to in_progress to completed on a seeded schedule over ``duration`` seconds, steps
+        advancing, its log served ``log_lag`` s after it completes; what the API shows moves
+        in steps of ``resolution`` s. ``statuses`` is ignored. With ``attempts`` > 1 each
+        further attempt (a re-run) begins the moment the previous one has completed;
+        `rerun` starts one by hand. `schedule` tells when each job shows each state.
         """
         if not conclusions or names == [] or statuses == [] or log_size == []:
             raise ValueError("conclusions, names, statuses and log_size must not be empty")
@@ -211,10 +224,24 @@ class FakeGitHub:
             head_branch=head_branch,
         )
         store = self._require_started().store
-        return store.add_run(owner, repo, blueprint, attempts=attempts, run_id=run_id)
+        spec = LiveSpec(duration, resolution, log_lag) if live else None
+        return store.add_run(owner, repo, blueprint, attempts=attempts, run_id=run_id, live=spec)
+
+    def rerun(self, run_id: int) -> int:
+        """Re-run a live run: a new attempt begins now (or when the running one ends)."""
+        return self._ctx.store.rerun(run_id)
+
+    def schedule(self, run_id: int) -> list[ScheduledJob]:
+        """When each job of a live run shows as started and completed (``time.monotonic``)."""
+        return self._ctx.store.live_schedule(run_id)
+
+    def advance(self) -> None:
+        """Bring live runs up to now (every request does this; tests reading state may too)."""
+        self._ctx.store.advance(time.monotonic())
 
     def run(self, run_id: int) -> FakeRun:
         """The run as it is now (copies of its jobs); KeyError if unknown."""
+        self.advance()
         return self._ctx.store.fake_run(run_id)
 
     def jobs_for(
@@ -228,6 +255,7 @@ class FakeGitHub:
         """Exactly the jobs a complete listing yields, in order (``attempt`` wins over
         ``filter``); KeyError for an unknown run or attempt."""
         store = self._ctx.store
+        self.advance()
         if store.find_run(owner, repo, run_id) is None:
             raise KeyError(f"no run {run_id} in {owner}/{repo}")
         if attempt is not None and not 1 <= attempt <= store.attempt_count(run_id):
@@ -237,6 +265,7 @@ class FakeGitHub:
 
     def job(self, job_id: int) -> JSONDict:
         """A copy of the job as the API serves it; KeyError if unknown."""
+        self.advance()
         return self._ctx.store.job(job_id)
 
     def update_job(self, job_id: int, **fields: Any) -> JSONDict:
