@@ -23,7 +23,7 @@ from gh_jobs_async.testing._api import ApiHandler
 from gh_jobs_async.testing._blob import BlobHandler
 from gh_jobs_async.testing._config import FakeConfig, FakeStats
 from gh_jobs_async.testing._context import ServerContext
-from gh_jobs_async.testing._data import FakeRun, JobStore, LogState
+from gh_jobs_async.testing._data import FakeRun, JobStore, LogState, RunOptions
 from gh_jobs_async.testing._faults import Fault, FaultPlan
 from gh_jobs_async.testing._http import UrlSigner, blob_path
 from gh_jobs_async.testing._jobgen import JobBlueprint
@@ -191,6 +191,9 @@ class FakeGitHub:
         statuses: Sequence[str] | None = None,
         workflow_name: str | None = "CI",
         head_branch: str | None = "main",
+        event: str = "push",
+        workflow_path: str = ".github/workflows/ci.yml",
+        actor: str = "octocat",
         live: bool = False,
         duration: float = 20.0,
         resolution: float = 1.0,
@@ -200,7 +203,9 @@ class FakeGitHub:
 
         ``conclusions``, ``names``, ``statuses`` and a sequence ``log_size`` are cycled over
         the jobs of each attempt (attempts share names, get fresh ids). ``run_id`` defaults
-        to the next id of a counter; reusing one raises `ValueError`.
+        to the next id of a counter; reusing one raises `ValueError`. ``event``,
+        ``workflow_path`` and ``actor`` show in the run (`run_dict`), whose status and
+        conclusion follow its jobs.
 
         ``live=True`` makes a run that happens now (see `_live`): each job goes from queued
         to in_progress to completed on a seeded schedule over ``duration`` seconds, steps
@@ -224,8 +229,11 @@ class FakeGitHub:
             head_branch=head_branch,
         )
         store = self._require_started().store
+        options = RunOptions(event=event, workflow_path=workflow_path, actor=actor)
         spec = LiveSpec(duration, resolution, log_lag) if live else None
-        return store.add_run(owner, repo, blueprint, attempts=attempts, run_id=run_id, live=spec)
+        return store.add_run(
+            owner, repo, blueprint, attempts=attempts, run_id=run_id, options=options, live=spec
+        )
 
     def rerun(self, run_id: int) -> int:
         """Re-run a live run: a new attempt begins now (or when the running one ends)."""
@@ -243,6 +251,12 @@ class FakeGitHub:
         """The run as it is now (copies of its jobs); KeyError if unknown."""
         self.advance()
         return self._ctx.store.fake_run(run_id)
+
+    def run_dict(self, run_id: int, attempt: int | None = None) -> JSONDict:
+        """The run exactly as ``GET .../actions/runs/{run_id}`` serves it now (its latest
+        attempt), or as ``.../attempts/{attempt}`` does; KeyError if unknown."""
+        self.advance()
+        return self._ctx.store.run_dict(run_id, attempt)
 
     def jobs_for(
         self,
