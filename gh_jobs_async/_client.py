@@ -21,6 +21,7 @@ from ._harvest import Fetcher, LogBatch, summarize
 from ._logs import JobsInput, ProgressHook, logs_url, resolve_location, target_for
 from ._paginate import JobStream, fetch_page
 from ._session import Session, SessionConfig, make_ssl_context
+from ._watch import watch
 from .exceptions import ClientClosedError, InvalidArgumentError
 from .models import (
     CacheStats,
@@ -28,6 +29,7 @@ from .models import (
     Job,
     JobConclusion,
     JobsPage,
+    JobUpdate,
     LogLocation,
     LogResult,
     RateLimit,
@@ -268,6 +270,53 @@ class Client:
         answer = await self._session.request(url)
         return decode_run(answer.body)
 
+    def watch_run(
+        self,
+        owner: str,
+        repo: str,
+        run_id: int,
+        *,
+        attempt: int | None = None,
+        interval: float = 3.0,
+        max_interval: float | None = None,
+    ) -> AsyncIterator[JobUpdate]:
+        """Watch a run while it happens: each change of each job, once, in the order observed.
+
+        Every ``interval`` seconds (any positive number) the run and the jobs of the
+        watched attempt are fetched with conditional requests: an unchanged answer is a
+        304 and costs no primary budget. While nothing changes the wait grows (by half
+        each poll) up to ``max_interval`` (default ``2 * interval``); a change brings it
+        back to ``interval``. Each :class:`JobUpdate` carries the job now and what changed:
+        first seen, status, conclusion, steps done. Only observed states are reported (a
+        job seen queued and then completed is one update), never one twice, never
+        backwards. The iteration ends when the run and every job of the watched attempt
+        are completed. ``attempt=None`` follows re-runs: a new attempt's jobs are reported
+        as they appear; ``attempt=N`` watches that attempt only. Arguments are checked
+        now; requests start with the iteration. Breaking out or cancelling leaves nothing
+        running.
+        """
+        owner = _sansio.validate_owner(owner)
+        repo = _sansio.validate_repo(repo)
+        run_id = _sansio.validate_id("run_id", run_id)
+        if attempt is not None:
+            attempt = _sansio.validate_id("attempt", attempt)
+        every = _seconds("interval", interval)
+        cap = 2 * every if max_interval is None else _seconds("max_interval", max_interval)
+        if cap < every:
+            raise InvalidArgumentError(
+                "max_interval", max_interval, f"expected at least interval={interval}"
+            )
+        self._check_open()
+        return watch(
+            self._session,
+            owner,
+            repo,
+            run_id,
+            attempt=attempt,
+            interval=every,
+            max_interval=cap,
+        )
+
     def _jobs_url(
         self,
         owner: str,
@@ -408,6 +457,7 @@ class Client:
         naming: Naming = DEFAULT_NAMING,
         max_attempts: int = 4,
         progress: ProgressHook | None = None,
+        grace: float = 10.0,
     ) -> LogBatch:
         """Harvest many jobs' logs into ``dest_dir`` in parallel; results in completion order.
 
@@ -426,6 +476,12 @@ class Client:
         ``{head_sha}`` (e.g. ``"{run_id}/{job_id}-{name}.log"``), or a callable
         taking the Job (or id); every name is sanitised and cannot leave
         ``dest_dir``. ``progress`` receives a :class:`LogEvent` per step.
+
+        ``jobs`` may also be a :meth:`watch_run` iterator: each job is then taken
+        when it is seen completed; one that never ran (skipped, or cancelled
+        before a runner took it) is ``not_available`` at once, and a 404 is
+        retried for ``grace`` seconds after the job completed (logs appear a
+        second or two later).
         """
         _sansio.validate_owner(owner)
         _sansio.validate_repo(repo)
@@ -433,12 +489,14 @@ class Client:
             concurrency = min(64, 3 * self._session.limiter.maximum)
         _positive("concurrency", concurrency)
         _positive("max_attempts", max_attempts)
+        grace_seconds = _seconds("grace", grace, allow_zero=True)
         namer = Namer.create(naming)
         if isinstance(jobs, list | tuple):
             for item in jobs:  # a plain sequence can be checked whole, before any request
                 namer.check(item)
         self._check_open()
         fetcher = Fetcher(self._session, owner, repo, max_attempts=max_attempts, progress=progress)
+        fetcher.grace = grace_seconds
         return LogBatch(
             fetcher, jobs, Path(os.fspath(dest_dir)), namer=namer, concurrency=concurrency
         )
@@ -457,15 +515,36 @@ class Client:
         naming: Naming = DEFAULT_NAMING,
         max_attempts: int = 4,
         progress: ProgressHook | None = None,
+        follow: bool = False,
+        interval: float = 3.0,
     ) -> HarvestSummary:
         """List a run's jobs and download their logs as one pipeline.
 
         Downloads start while later pages are still being listed. With
         ``only_failed``, only jobs that concluded ``failure`` or ``timed_out``
         are harvested. Returns counts per status, bytes, seconds and failures.
+
+        ``follow=True`` harvests a run that is still going: it is watched
+        (:meth:`watch_run`, every ``interval`` s, re-runs followed unless
+        ``attempt`` is given) and each job's log is downloaded as soon as the job
+        completes; a 404 for a job just completed is retried for a grace period
+        (logs appear a second or two later), and a job skipped or cancelled
+        before it ran is reported ``not_available`` at once. It ends when the run
+        ends. ``filter`` must then be ``"latest"``.
         """
-        stream = self.list_jobs(owner, repo, run_id, filter=filter, attempt=attempt)
-        jobs: JobsInput = _failed_only(stream) if only_failed else stream
+        if not isinstance(follow, bool):
+            raise InvalidArgumentError("follow", follow, "expected True or False")
+        jobs: JobsInput
+        if follow:
+            if filter != "latest":
+                raise InvalidArgumentError(
+                    "filter", filter, "follow=True harvests the attempts it watches"
+                )
+            updates = self.watch_run(owner, repo, run_id, attempt=attempt, interval=interval)
+            jobs = _failed_updates(updates) if only_failed else updates
+        else:
+            stream = self.list_jobs(owner, repo, run_id, filter=filter, attempt=attempt)
+            jobs = _failed_only(stream) if only_failed else stream
         batch = self.download_logs(
             owner,
             repo,
@@ -477,6 +556,12 @@ class Client:
             progress=progress,
         )
         return await summarize(batch)
+
+
+async def _failed_updates(updates: AsyncIterator[JobUpdate]) -> AsyncIterator[JobUpdate]:
+    async for update in updates:
+        if update.completed and update.job.conclusion in FAILED_CONCLUSIONS:
+            yield update
 
 
 async def _failed_only(stream: JobStream) -> AsyncIterator[Job]:

@@ -271,7 +271,8 @@ class JobStore:
 
     def _advance_attempt(self, run: _Run, run_id: int, attempt: _LiveAttempt, now: float) -> None:
         assert run.live is not None  # noqa: S101 - live runs only
-        elapsed = observed(now - attempt.begins, run.live.resolution)
+        live = run.live
+        elapsed = observed(now - attempt.begins, live.resolution)
         if not attempt.shown:
             attempt.shown = True
             for final, log, times in zip(attempt.finals, attempt.logs, attempt.times, strict=True):
@@ -287,10 +288,11 @@ class JobStore:
             if shown != rec.job:
                 rec.job, rec.body, rec.modified = shown, None, time.time()
                 changed = True
-            ready = times.log_at is not None and elapsed >= times.log_at
+            log_at = times.log_at(live)
+            ready = log_at is not None and now - attempt.begins >= log_at
             if ready and rec.log_state == "not_available":
                 rec.log_state = "ok"
-            done = done and shown["status"] == "completed" and (times.log_at is None or ready)
+            done = done and shown["status"] == "completed" and (log_at is None or ready)
         attempt.done = done
         if changed:
             self._pages.clear()
@@ -300,7 +302,8 @@ class JobStore:
         run = self._runs[run_id]
         if run.live is None:
             raise ValueError(f"run {run_id} is not live")
-        res = run.live.resolution
+        live = run.live
+        res = live.resolution
         return [
             ScheduledJob(
                 job_id=int(final["id"]),
@@ -309,8 +312,8 @@ class JobStore:
                 started=attempt.begins + visible_at(times.start, res),
                 completed=attempt.begins + visible_at(times.end, res),
                 log_at=None
-                if times.log_at is None
-                else attempt.begins + visible_at(times.log_at, res),
+                if times.log_at(live) is None
+                else attempt.begins + (times.log_at(live) or 0.0),
             )
             for attempt in run.scheduled
             for final, times in zip(attempt.finals, attempt.times, strict=True)

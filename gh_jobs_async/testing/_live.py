@@ -5,7 +5,7 @@ shows at any moment. Each job of an attempt gets ``start`` and ``end`` offsets (
 the attempt's start, the latest ``end`` equal to the attempt's ``duration``); steps split
 ``[start, end]`` evenly and complete one after the other. Jobs concluded ``skipped`` or
 ``cancelled`` never run: they go from queued straight to completed, and never get a log.
-A log is served ``log_lag`` seconds after its job completes (404 before).
+A log is served ``log_lag`` seconds after its job shows as completed (404 before).
 
 What the API shows advances in steps of ``resolution`` seconds (GitHub's state moves as the
 runners report), so the content, and the ETag with it, changes only at those instants.
@@ -41,11 +41,15 @@ class LiveSpec:
 
 @dataclass(frozen=True)
 class JobTimes:
-    """One job's schedule: offsets from its attempt's start; ``log_at`` None: never a log."""
+    """One job's schedule: offsets from its attempt's start; ``has_log`` False: never a log."""
 
     start: float
     end: float
-    log_at: float | None
+    has_log: bool
+
+    def log_at(self, spec: LiveSpec) -> float | None:
+        """Offset at which the log is served: ``log_lag`` after the completion shows."""
+        return visible_at(self.end, spec.resolution) + spec.log_lag if self.has_log else None
 
 
 @dataclass(frozen=True)
@@ -75,14 +79,7 @@ def schedule(
         end = start + rng.uniform(0.15, 0.5) if ran else start
         raw.append((start, end, ran))
     scale = spec.duration / max((end for _, end, _ in raw), default=1.0)
-    return [
-        JobTimes(
-            start=start * scale,
-            end=end * scale,
-            log_at=end * scale + spec.log_lag if ran else None,
-        )
-        for start, end, ran in raw
-    ]
+    return [JobTimes(start=start * scale, end=end * scale, has_log=ran) for start, end, ran in raw]
 
 
 def observed(elapsed: float, resolution: float) -> float:
