@@ -37,12 +37,14 @@ from .exceptions import (
 )
 from .models import (
     CacheStats,
+    Change,
     CommitPerson,
     HarvestSummary,
     Job,
     JobConclusion,
     JobsPage,
     JobStatus,
+    JobUpdate,
     LogEvent,
     LogLocation,
     LogResult,
@@ -67,6 +69,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __all__ = [
     "ApiError",
     "CacheStats",
+    "Change",
     "Client",
     "ClientClosedError",
     "CommitPerson",
@@ -81,6 +84,7 @@ __all__ = [
     "JobConclusion",
     "JobStatus",
     "JobStream",
+    "JobUpdate",
     "JobsPage",
     "LogBatch",
     "LogDownloadError",

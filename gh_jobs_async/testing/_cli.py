@@ -42,6 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     add("--logs-mode", choices=("redirect", "same_origin", "inline"), default="redirect")
     add("--no-auth", action="store_true", help="accept requests without a token")
     add("--seed", type=int, default=0, help="data seed (default: %(default)s)")
+    add("--live", action="store_true", help="runs happen now: jobs queue, run and complete")
+    add("--duration", type=float, default=20.0, help="with --live: seconds per attempt")
+    add("--log-lag", type=float, default=1.0, help="with --live: seconds until a log appears")
+    add(
+        "--conclusions",
+        default="success",
+        help="comma-separated conclusions cycled over the jobs (default: %(default)s)",
+    )
     return parser
 
 
@@ -74,6 +82,10 @@ async def serve_forever(
     log_size: int = 4096,
     stop: asyncio.Event | None = None,
     out: TextIO | None = None,
+    live: bool = False,
+    duration: float = 20.0,
+    log_lag: float = 1.0,
+    conclusions: tuple[str, ...] = ("success",),
 ) -> None:
     """Serve a fake with ``runs`` runs until ``stop`` is set (or the task is cancelled).
 
@@ -83,7 +95,17 @@ async def serve_forever(
     out = sys.stdout if out is None else out
     async with FakeGitHub(config) as fake:
         created = [
-            fake.add_run(owner, repo, jobs=jobs, attempts=attempts, log_size=log_size)
+            fake.add_run(
+                owner,
+                repo,
+                jobs=jobs,
+                attempts=attempts,
+                log_size=log_size,
+                conclusions=conclusions,
+                live=live,
+                duration=duration,
+                log_lag=log_lag,
+            )
             for _ in range(runs)
         ]
         print(f"API URL:  {fake.api_url}", file=out)
@@ -123,6 +145,10 @@ async def _serve_until_signalled(args: argparse.Namespace) -> None:
         attempts=args.attempts,
         log_size=args.log_size,
         stop=stop,
+        live=args.live,
+        duration=args.duration,
+        log_lag=args.log_lag,
+        conclusions=tuple(c.strip() for c in args.conclusions.split(",") if c.strip()),
     )
 
 
