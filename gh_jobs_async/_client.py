@@ -17,7 +17,7 @@ import aiohttp
 
 from . import _sansio
 from ._files import DEFAULT_NAMING, Namer, Naming
-from ._harvest import Fetcher, LogBatch, summarize
+from ._harvest import GRACE_STEP, Fetcher, LogBatch, summarize
 from ._logs import JobsInput, ProgressHook, logs_url, resolve_location, target_for
 from ._paginate import JobStream, fetch_page
 from ._session import Session, SessionConfig, make_ssl_context
@@ -535,6 +535,7 @@ class Client:
         if not isinstance(follow, bool):
             raise InvalidArgumentError("follow", follow, "expected True or False")
         jobs: JobsInput
+        every = _seconds("interval", interval)
         if follow:
             if filter != "latest":
                 raise InvalidArgumentError(
@@ -555,6 +556,7 @@ class Client:
             max_attempts=max_attempts,
             progress=progress,
         )
+        batch._fetcher.grace_step = min(GRACE_STEP, every)  # a missing log is asked for as often
         return await summarize(batch)
 
 
