@@ -9,6 +9,7 @@ the ``slow`` tests run the 40 jobs over 20 s the issue asks for.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -94,7 +95,7 @@ def _check_transitions(
         assert all(s.status == StepStatus.COMPLETED for _, u in seen for s in u.steps_done)
         completed_at = next(when for when, u in seen if u.completed)
         assert completed_at >= plan[job_id].completed - 0.05  # never reported before it happened
-        for (_, before), (_, after) in zip(seen, seen[1:], strict=False):
+        for (_, before), (_, after) in itertools.pairwise(seen):
             assert after.job != before.job  # each update is a change
 
 
