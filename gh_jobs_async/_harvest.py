@@ -69,7 +69,8 @@ logger = logging.getLogger(__name__)
 
 _DONE = object()
 LOG_GRACE = 10.0  # seconds a just-completed job's 404 is retried (logs appear 1-2 s later)
-GRACE_STEP = 0.5
+GRACE_STEP = 0.5  # the longest wait between two asks for a missing log
+FIRST_GRACE_STEP = 0.1  # the first wait; it doubles up to grace_step
 
 
 @attrs.frozen
@@ -204,8 +205,13 @@ class Fetcher:
         return await self.fetch(work.job_id, work.target, work.relative)
 
     async def _fetch_live(self, work: _Work) -> LogResult:
-        """:meth:`fetch`, retrying a 404 until ``grace`` s after the job was seen completed."""
+        """:meth:`fetch`, retrying a 404 until ``grace`` s after the job was seen completed.
+
+        The waits start short (a log often follows within a second) and double up to
+        ``grace_step``.
+        """
         config = self.session.config
+        step = min(FIRST_GRACE_STEP, self.grace_step)
         while True:
             try:
                 return await self.fetch(work.job_id, work.target, work.relative)
@@ -214,7 +220,8 @@ class Fetcher:
                 if left <= 0:
                     raise
                 logger.debug("job %d: log not there yet; asking again", work.job_id)
-                await config.sleep(min(self.grace_step, left))
+                await config.sleep(min(step, left))
+                step = min(2 * step, self.grace_step)
 
 
 def _retryable(exc: BaseException) -> bool:

@@ -338,3 +338,20 @@ async def test_bad_arguments_raise_before_any_request(kwargs: dict[str, Any], na
             with pytest.raises(InvalidArgumentError):
                 await client.harvest(OWNER, REPO, 1, ".", follow=True, filter="all")
         assert fake.stats.api_requests == 0
+
+
+async def test_a_log_later_than_the_grace_period_is_not_available(tmp_path: Path) -> None:
+    """A 404 is asked again only for `grace` seconds after completion, then not_available."""
+    async with FakeGitHub() as fake:
+        run = fake.add_run(
+            OWNER, REPO, jobs=2, live=True, duration=0.4, resolution=0.1, log_lag=30.0
+        )
+        async with Client(fake.token, base_url=fake.api_url) as client:
+            updates = client.watch_run(OWNER, REPO, run.run_id, interval=0.05)
+            started = time.monotonic()
+            async with client.download_logs(OWNER, REPO, updates, tmp_path, grace=0.5) as batch:
+                results = [result async for result in batch]
+        assert [r.status for r in results] == [LogStatus.NOT_AVAILABLE] * 2
+        assert time.monotonic() - started < 5.0
+        asked = [r for r in fake.stats.requests_log if r.path_qs.endswith("/logs")]
+        assert 2 * 2 <= len(asked) <= 2 * 8  # asked again a few times each, not hammered
