@@ -105,7 +105,12 @@ class WatchDisplay:
 
     def _table(self) -> Table:
         now = datetime.now(UTC)
-        table = Table(title=self.title, box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), show_edge=False)
+        table = Table(
+            title=f"{self.title}, attempt {_attempt(self.jobs) or 1}",
+            box=box.SIMPLE_HEAD,
+            padding=(0, 1, 0, 0),
+            show_edge=False,
+        )
         for header in ("job", "status", "conclusion", "duration", "step"):
             table.add_column(header, justify="right" if header == "duration" else "left")
         for job in self.jobs.values():
