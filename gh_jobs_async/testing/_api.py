@@ -13,7 +13,9 @@ Every request goes through the same pipeline, decided at arrival and answered af
    with ``ghes``); anything else, a trailing slash included, is 404.
 
 All answers carry ``x-github-request-id``, ``x-github-api-version-selected`` and (unless
-``rate_limit`` is None) the ``x-ratelimit-*`` headers.
+``rate_limit`` is None) the ``x-ratelimit-*`` headers. The job, jobs-page and run answers
+carry ``ETag`` and ``Last-Modified`` (see `_conditional`); a 304 gives its primary point
+back, as GitHub does not charge an authenticated 304.
 """
 
 from __future__ import annotations
