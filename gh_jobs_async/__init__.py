@@ -8,6 +8,9 @@ import logging
 
 from ._client import Client
 from ._harvest import LogBatch
+from ._logread import LogReader
+from ._logsteps import StepLog, split_steps
+from ._logtext import LogLine, strip_ansi
 from ._paginate import JobStream
 from ._version import __version__
 from .exceptions import (
@@ -19,6 +22,7 @@ from .exceptions import (
     GoneError,
     IncompleteLogError,
     InvalidArgumentError,
+    LogChangedError,
     LogDownloadError,
     LogsGoneError,
     LogsNotAvailableError,
@@ -87,9 +91,12 @@ __all__ = [
     "JobUpdate",
     "JobsPage",
     "LogBatch",
+    "LogChangedError",
     "LogDownloadError",
     "LogEvent",
+    "LogLine",
     "LogLocation",
+    "LogReader",
     "LogResult",
     "LogStatus",
     "LogUrlExpiredError",
@@ -112,6 +119,7 @@ __all__ = [
     "SecondaryRateLimitError",
     "ServerError",
     "Step",
+    "StepLog",
     "StepStatus",
     "TLSError",
     "TransportError",
@@ -120,4 +128,6 @@ __all__ = [
     "ValidationFailedError",
     "WorkflowRun",
     "__version__",
+    "split_steps",
+    "strip_ansi",
 ]

@@ -18,7 +18,10 @@ import aiohttp
 from . import _sansio
 from ._files import DEFAULT_NAMING, Namer, Naming
 from ._harvest import GRACE_STEP, Fetcher, LogBatch, summarize
+from ._logread import LogReader
+from ._logread import tail_log as _tail_log
 from ._logs import JobsInput, ProgressHook, logs_url, resolve_location, target_for
+from ._logtext import DEFAULT_MAX_LINE, LogLine
 from ._paginate import JobStream, fetch_page
 from ._session import Session, SessionConfig, make_ssl_context
 from ._watch import watch
@@ -445,6 +448,49 @@ class Client:
         self._check_open()
         fetcher = Fetcher(self._session, owner, repo, max_attempts=max_attempts)
         return await fetcher.fetch(job_id, target)
+
+    def open_log(
+        self,
+        owner: str,
+        repo: str,
+        job_id: int,
+        *,
+        max_attempts: int = 4,
+        max_line: int = DEFAULT_MAX_LINE,
+    ) -> LogReader:
+        """Read one job's log as a stream, without writing it: ``async with gh.open_log(...)``.
+
+        The reader gives ``log.chunks()`` (bytes as they arrive), ``log.lines()``
+        (text lines) or ``log.entries()`` (:class:`LogLine` entries, continuation
+        lines joined), once. Memory stays bounded: a line longer than
+        ``max_line`` bytes is cut and flagged. A body that breaks part-way is
+        continued from the byte it stopped at, with a fresh ``Location``, up to
+        ``max_attempts`` requests; the caller sees one unbroken stream. Raises
+        :class:`~gh_jobs_async.LogsNotAvailableError`,
+        :class:`~gh_jobs_async.LogsGoneError`,
+        :class:`~gh_jobs_async.LogChangedError` (the log changed while read) or
+        the last download error, from the iteration.
+        """
+        url = logs_url(self._session, owner, repo, job_id)
+        _positive("max_attempts", max_attempts)
+        _positive("max_line", max_line)
+        self._check_open()
+        return LogReader(self._session, url, job_id, max_attempts=max_attempts, max_line=max_line)
+
+    async def tail_log(self, owner: str, repo: str, job_id: int, lines: int = 100) -> list[LogLine]:
+        """The last ``lines`` entries of a job's log, reading it backwards.
+
+        Learns the size with a one-byte range, then reads windows from the end
+        that double until they hold enough whole entries: the cost is about the
+        size of those entries, not of the log. Entries read from the middle of
+        the log have ``number=None`` (the line count before them is unknown).
+        On a host that ignores ranges the whole log is streamed and its last
+        entries kept. Same errors as :meth:`open_log`.
+        """
+        url = logs_url(self._session, owner, repo, job_id)
+        _non_negative_int("lines", lines)
+        self._check_open()
+        return await _tail_log(self._session, url, job_id, lines)
 
     def download_logs(
         self,

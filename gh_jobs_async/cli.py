@@ -140,6 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit with status 1 when the run did not succeed",
     )
 
+    view = command(
+        "view",
+        "Show a job's log as it streams: whole, failed steps, a step, or the tail.",
+        common,
+        conn,
+    )
+    from ._cli_view import add_view_parser  # noqa: PLC0415 - only the view command needs it
+
+    add_view_parser(view)
+
     # main() hands everything after "fake-server" to the fake's own parser; this entry
     # only lists it in --help
     sub.add_parser("fake-server", help="Run a fake GitHub in the foreground (see its --help).")
@@ -437,6 +447,23 @@ async def cmd_logs(args: argparse.Namespace) -> int:
         return await harvest(client, owner, repo, args)
 
 
+async def cmd_view(args: argparse.Namespace) -> int:
+    """``gh-jobs view``: the job's log with ``--log``, else its summary (as ``get``)."""
+    from ._cli_view import run_view  # noqa: PLC0415
+
+    owner, repo = split_repository(args.repository)
+    if not args.log:
+        if args.failed or args.step is not None or args.tail is not None:
+            raise UsageError("--failed, --step and --tail need --log")
+        return await cmd_get(argparse.Namespace(**vars(args), json=False))
+    if args.failed and args.step is not None:
+        raise UsageError("--failed and --step exclude each other")
+    if args.tail is not None and args.tail < 0:
+        raise UsageError(f"--tail expects an integer >= 0, got {args.tail}")
+    async with make_client(args) as client:
+        return await run_view(client, owner, repo, args)
+
+
 async def cmd_demo(args: argparse.Namespace) -> int:
     """``gh-jobs demo``: a fake GitHub in-process, harvested with the real pipeline."""
     from gh_jobs_async.testing import FakeConfig, FakeGitHub  # noqa: PLC0415
@@ -469,6 +496,7 @@ COMMANDS: dict[str, Command] = {
     "list": cmd_list,
     "logs": cmd_logs,
     "watch": cmd_watch,
+    "view": cmd_view,
     "demo": cmd_demo,
 }
 

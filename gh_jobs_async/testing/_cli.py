@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--conclusions",
         default="success",
-        help="comma-separated conclusions cycled over the jobs (default: %(default)s)",
+        help="job conclusions, comma-separated, cycled over the jobs (default: %(default)s)",
     )
     return parser
 
@@ -80,12 +80,12 @@ async def serve_forever(
     jobs: int = 120,
     attempts: int = 2,
     log_size: int = 4096,
+    conclusions: tuple[str, ...] = ("success",),
     stop: asyncio.Event | None = None,
     out: TextIO | None = None,
     live: bool = False,
     duration: float = 20.0,
     log_lag: float = 1.0,
-    conclusions: tuple[str, ...] = ("success",),
 ) -> None:
     """Serve a fake with ``runs`` runs until ``stop`` is set (or the task is cancelled).
 
@@ -144,11 +144,11 @@ async def _serve_until_signalled(args: argparse.Namespace) -> None:
         jobs=args.jobs,
         attempts=args.attempts,
         log_size=args.log_size,
+        conclusions=tuple(c for c in args.conclusions.split(",") if c) or ("success",),
         stop=stop,
         live=args.live,
         duration=args.duration,
         log_lag=args.log_lag,
-        conclusions=tuple(c.strip() for c in args.conclusions.split(",") if c.strip()),
     )
 
 

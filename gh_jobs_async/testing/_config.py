@@ -76,6 +76,8 @@ class FakeConfig:
     link_origin: str | None = None
     ssl_context: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
     chunk_size: int = 64 * 1024
+    #: The blob host answers every ``Range`` with the whole body and 200, as some hosts do.
+    blob_ignore_ranges: bool = False
     fault_rate_5xx: float = 0.0
     fault_rate_reset: float = 0.0
     fault_rate_truncate: float = 0.0
@@ -161,7 +163,10 @@ class FakeStats:
       header value or in the URL; ``non_api_token_leaks`` counts the same for every request
       that was not a GitHub API call (blob origin, or signed paths on the API origin).
     * ``log_downloads[job_id]`` grows only when a body was written up to its last byte;
-      ``blob_bytes_sent`` counts log body bytes written, inline ones included.
+      ``blob_bytes_sent`` counts log body bytes written, inline ones included;
+      ``blob_bytes_by_job[job_id]`` the same per job.
+    * ``blob_suffix_ranges`` counts ``Range: bytes=-K`` requests (not a form Azure
+      documents; the fake serves them, a client should never send them).
     * ``requests_log`` and ``api_request_times`` keep the newest 100,000 entries.
     * ``peak_api_per_window`` is the most API requests that arrived within any rolling
       ``secondary_window``.
@@ -187,6 +192,8 @@ class FakeStats:
     non_api_token_leaks: int = 0
     log_downloads: Counter[int] = field(default_factory=Counter)
     blob_bytes_sent: int = 0
+    blob_bytes_by_job: Counter[int] = field(default_factory=Counter)
+    blob_suffix_ranges: int = 0
     faults_injected: Counter[str] = field(default_factory=Counter)
     requests_log: deque[RequestRecord] = field(default_factory=_history, repr=False)
     api_request_times: deque[float] = field(default_factory=_times, repr=False)

@@ -8,6 +8,7 @@ pure (`gh_jobs_async.testing._live`).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -94,18 +95,7 @@ class LiveRuns:
         self, run: _Run, run_id: int, blueprint: JobBlueprint, attempts: int, live: LiveSpec
     ) -> FakeRun:
         """A live run: attempt k+1 begins the moment attempt k has completed (a re-run)."""
-        run.live, run.blueprint = (
-            live,
-            JobBlueprint(
-                jobs=blueprint.jobs,
-                log_size=blueprint.log_size,
-                conclusions=blueprint.conclusions,
-                names=blueprint.names,
-                statuses=None,
-                workflow_name=blueprint.workflow_name,
-                head_branch=blueprint.head_branch,
-            ),
-        )
+        run.live, run.blueprint = live, dataclasses.replace(blueprint, statuses=None)
         now, wall = time.monotonic(), time.time()
         span = visible_at(live.duration, live.resolution)
         for k in range(attempts):

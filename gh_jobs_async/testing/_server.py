@@ -29,7 +29,7 @@ from gh_jobs_async.testing._http import UrlSigner, blob_path
 from gh_jobs_async.testing._jobgen import JobBlueprint
 from gh_jobs_async.testing._limits import Limiter
 from gh_jobs_async.testing._live import LiveSpec, ScheduledJob
-from gh_jobs_async.testing._logs import log_bytes
+from gh_jobs_async.testing._logs import line_steps, log_bytes
 
 __all__ = ["FakeGitHub"]
 
@@ -198,6 +198,7 @@ class FakeGitHub:
         duration: float = 20.0,
         resolution: float = 1.0,
         log_lag: float = 0.0,
+        composite: bool | Sequence[bool] = False,
     ) -> FakeRun:
         """Create a run with ``attempts`` attempts of ``jobs`` jobs each.
 
@@ -205,7 +206,9 @@ class FakeGitHub:
         the jobs of each attempt (attempts share names, get fresh ids). ``run_id`` defaults
         to the next id of a counter; reusing one raises `ValueError`. ``event``,
         ``workflow_path`` and ``actor`` show in the run (`run_dict`), whose status and
-        conclusion follow its jobs.
+        conclusion follow its jobs. ``composite`` (cycled
+        too) makes one step of a job print inner ``##[group]Run`` groups, as composite
+        actions do, so that its log's step boundaries no longer match its steps.
 
         ``live=True`` makes a run that happens now (see `_live`): each job goes from queued
         to in_progress to completed on a seeded schedule over ``duration`` seconds, steps
@@ -227,6 +230,7 @@ class FakeGitHub:
             statuses=None if statuses is None else tuple(statuses),
             workflow_name=workflow_name,
             head_branch=head_branch,
+            composite=(composite,) if isinstance(composite, bool) else tuple(composite) or (False,),
         )
         store = self._require_started().store
         options = RunOptions(event=event, workflow_path=workflow_path, actor=actor)
@@ -289,6 +293,18 @@ class FakeGitHub:
     def log_bytes(self, job_id: int) -> bytes:
         """The whole log body (held in memory: fine for tests, not for huge logs)."""
         return log_bytes(self._ctx.store.record(job_id).log)
+
+    def log_steps(self, job_id: int) -> list[int]:
+        """The step ``number`` each line of the log belongs to, line by line (the oracle).
+
+        Lines are split on ``\\n``, continuation lines included. Empty for a job without
+        steps. Skipped steps own no line.
+        """
+        return line_steps(self._ctx.store.record(job_id).log)
+
+    def replace_log(self, job_id: int) -> None:
+        """Give the job a different log of the same size (and a new ETag), as if rewritten."""
+        self._ctx.store.replace_log(job_id)
 
     def log_sha256(self, job_id: int) -> str:
         """Hex SHA-256 of the log, computed once by streaming generation, then cached."""

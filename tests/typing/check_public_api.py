@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
-from typing import assert_type
+from typing import Literal, assert_type
 
 import aiohttp
 
@@ -23,12 +23,18 @@ from gh_jobs_async import (
     JobsPage,
     JobStatus,
     JobStream,
+    LogChangedError,
+    LogLine,
+    LogReader,
     PrimaryRateLimitError,
     RateLimit,
     SecondaryRateLimitError,
     Step,
+    StepLog,
     StepStatus,
     WorkflowRun,
+    split_steps,
+    strip_ansi,
 )
 
 
@@ -136,3 +142,31 @@ async def live_runs(gh: Client, update: gh_jobs_async.JobUpdate) -> None:
     batch = gh.download_logs("octo-org", "octo-repo", updates, "logs", grace=5.0)
     assert_type(batch, gh_jobs_async.LogBatch)
     Client(None, etag_cache=False)
+
+
+async def log_reading(gh: Client, job: Job) -> None:
+    """open_log, tail_log and split_steps keep their precise types."""
+    async with gh.open_log("octo-org", "octo-repo", 1, max_attempts=3, max_line=4096) as log:
+        assert_type(log, LogReader)
+        async for chunk in log.chunks():
+            assert_type(chunk, bytes)
+        async for line in log.lines():
+            assert_type(line, str)
+        async for entry in log.entries():
+            assert_type(entry, LogLine)
+    tail = await gh.tail_log("octo-org", "octo-repo", 1, lines=100)
+    assert_type(tail, list[LogLine])
+    entry = tail[0]
+    assert_type(entry.number, int | None)
+    assert_type(entry.offset, int)
+    assert_type(entry.raw_timestamp, str | None)
+    assert_type(entry.timestamp, datetime | None)
+    assert_type(entry.marker, str | None)
+    assert_type(entry.plain(), str)
+    assert_type(strip_ansi(entry.text), str)
+    parts = split_steps(job, tail)
+    assert_type(parts, list[StepLog])
+    assert_type(parts[0].step, Step)
+    assert_type(parts[0].entries, tuple[LogLine, ...])
+    assert_type(parts[0].confidence, Literal["high", "medium", "low"])
+    assert issubclass(LogChangedError, gh_jobs_async.LogDownloadError)
