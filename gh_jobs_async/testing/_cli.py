@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--logs-mode", choices=("redirect", "same_origin", "inline"), default="redirect")
     add("--no-auth", action="store_true", help="accept requests without a token")
     add("--seed", type=int, default=0, help="data seed (default: %(default)s)")
+    add("--live", action="store_true", help="runs happen now: jobs queue, run and complete")
+    add("--duration", type=float, default=20.0, help="with --live: seconds per attempt")
+    add("--log-lag", type=float, default=1.0, help="with --live: seconds until a log appears")
     add(
         "--conclusions",
         default="success",
@@ -91,6 +94,9 @@ async def serve_forever(
     stop: asyncio.Event | None = None,
     out: TextIO | None = None,
     app_key_out: Path | None = None,
+    live: bool = False,
+    duration: float = 20.0,
+    log_lag: float = 1.0,
 ) -> None:
     """Serve a fake with ``runs`` runs until ``stop`` is set (or the task is cancelled).
 
@@ -107,6 +113,9 @@ async def serve_forever(
                 attempts=attempts,
                 log_size=log_size,
                 conclusions=conclusions,
+                live=live,
+                duration=duration,
+                log_lag=log_lag,
             )
             for _ in range(runs)
         ]
@@ -159,6 +168,9 @@ async def _serve_until_signalled(args: argparse.Namespace) -> None:
         conclusions=tuple(c for c in args.conclusions.split(",") if c) or ("success",),
         stop=stop,
         app_key_out=args.app_key_out,
+        live=args.live,
+        duration=args.duration,
+        log_lag=args.log_lag,
     )
 
 

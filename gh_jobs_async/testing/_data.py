@@ -16,11 +16,14 @@ import copy
 import dataclasses
 import hashlib
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from gh_jobs_async.testing._jobgen import JobBlueprint, build_attempt, log_available
+from gh_jobs_async.testing._live import LiveSpec
+from gh_jobs_async.testing._livestore import LiveAttempt, LiveRuns
 from gh_jobs_async.testing._logs import LogSpec, log_sha256
 from gh_jobs_async.testing._rungen import RunMeta, build_run
 
@@ -82,6 +85,7 @@ class JobRecord:
     blob_id: str
     body: bytes | None = None
     sha256: str | None = None
+    modified: float = field(default_factory=time.time)  # epoch of the last content change
     generation: int = 0  # bumped when the log is replaced: the blob's ETag changes
 
 
@@ -100,6 +104,9 @@ class _Run:
     repo: str
     attempts: list[list[int]] = field(default_factory=list)
     meta: RunMeta | None = None
+    live: LiveSpec | None = None
+    scheduled: list[LiveAttempt] = field(default_factory=list)
+    blueprint: JobBlueprint | None = None
 
 
 def _key(owner: str, repo: str) -> tuple[str, str]:
@@ -107,7 +114,7 @@ def _key(owner: str, repo: str) -> tuple[str, str]:
     return owner.lower(), repo.lower()
 
 
-class JobStore:
+class JobStore(LiveRuns):
     """Every run and job of one fake, plus caches of their serialised JSON."""
 
     def __init__(self, *, seed: int) -> None:
@@ -132,6 +139,7 @@ class JobStore:
         attempts: int,
         run_id: int | None,
         options: RunOptions | None = None,
+        live: LiveSpec | None = None,
     ) -> FakeRun:
         """Create a run of ``attempts`` attempts per ``blueprint``; see `FakeGitHub.add_run`."""
         if self.api_url is None:
@@ -145,6 +153,8 @@ class JobStore:
             raise ValueError(f"run {run_id} already exists")
         run = _Run(owner, repo)
         run.meta = self._run_meta(owner, repo, run_id, blueprint, options or RunOptions())
+        if live is not None:
+            return self._add_live(run, run_id, blueprint, attempts, live)
         for attempt in range(1, attempts + 1):
             first = self._next_job
             self._next_job += blueprint.jobs
@@ -257,6 +267,12 @@ class JobStore:
         jobs = [self._jobs[job_id].job for job_id in run.attempts[number - 1]]
         return build_run(run.meta, jobs, number)
 
+    def run_modified(self, run_id: int, attempt: int | None = None) -> float | None:
+        """When the newest job of the run's attempt (latest by default) last changed."""
+        attempts = self._runs[run_id].attempts
+        ids = attempts[-1 if attempt is None else attempt - 1] if attempts else []
+        return max((self._jobs[job_id].modified for job_id in ids), default=None)
+
     # -- serialised bodies ---------------------------------------------------------------
 
     def job_body(self, rec: JobRecord) -> bytes:
@@ -284,6 +300,11 @@ class JobStore:
             cached = self._pages[key] = (body, len(ids))
         return cached
 
+    def page_modified(self, run_id: int, selector: str, per_page: int, page: int) -> float | None:
+        """When the newest job of a listing page last changed (None for an empty page)."""
+        ids = self.job_ids(run_id, selector)[(page - 1) * per_page : page * per_page]
+        return max((self._jobs[job_id].modified for job_id in ids), default=None)
+
     # -- changes -------------------------------------------------------------------------
 
     def update_job(self, job_id: int, fields: JSONDict) -> JSONDict:
@@ -291,6 +312,7 @@ class JobStore:
         rec = self._jobs[job_id]
         rec.job.update(copy.deepcopy(fields))
         rec.body = None
+        rec.modified = time.time()
         self._pages.clear()
         return self.job(job_id)
 
