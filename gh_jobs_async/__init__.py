@@ -8,6 +8,7 @@ import logging
 
 from ._client import Client
 from ._harvest import LogBatch
+from ._limits import LimitStore
 from ._paginate import JobStream
 from ._version import __version__
 from .exceptions import (
@@ -26,6 +27,7 @@ from .exceptions import (
     NotFoundError,
     PrimaryRateLimitError,
     RateLimitError,
+    RateLimitStoreError,
     RequestTimeoutError,
     SecondaryRateLimitError,
     ServerError,
@@ -68,6 +70,7 @@ __all__ = [
     "JobStatus",
     "JobStream",
     "JobsPage",
+    "LimitStore",
     "LogBatch",
     "LogDownloadError",
     "LogEvent",
@@ -81,6 +84,7 @@ __all__ = [
     "PrimaryRateLimitError",
     "RateLimit",
     "RateLimitError",
+    "RateLimitStoreError",
     "RequestTimeoutError",
     "SecondaryRateLimitError",
     "ServerError",

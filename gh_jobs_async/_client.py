@@ -18,6 +18,7 @@ import aiohttp
 from . import _sansio
 from ._files import DEFAULT_NAMING, Namer, Naming
 from ._harvest import Fetcher, LogBatch, summarize
+from ._limits import LimitStore
 from ._logs import JobsInput, ProgressHook, logs_url, resolve_location, target_for
 from ._paginate import JobStream, fetch_page
 from ._session import Session, SessionConfig, make_ssl_context
@@ -78,6 +79,14 @@ def _non_negative_int(name: str, value: object) -> None:
         raise InvalidArgumentError(name, value, "expected an integer >= 0")
 
 
+def _check_limits(limits: object) -> LimitStore | None:
+    if limits is not None and not isinstance(limits, LimitStore):
+        raise InvalidArgumentError(
+            "limits", f"<{type(limits).__name__}>", "expected a LimitStore such as RedisStore"
+        )
+    return limits
+
+
 def _check_token(token: object) -> str | None:
     if token is None:
         return None
@@ -106,6 +115,12 @@ class Client:
     file to trust (TLS verification is always on). ``sleep`` and ``clock``
     (epoch seconds) can be injected, e.g. to test waits instantly; an injected
     clock also drives pacing, which otherwise uses ``time.monotonic``.
+
+    ``limits`` is where the budget's state lives: ``None`` keeps it in this
+    client; a shared store such as :class:`gh_jobs_async.redis.RedisStore`
+    makes every client of the same token (or ``budget=`` name) one polite
+    client, and ``max_concurrency`` and ``requests_per_minute`` become totals
+    across them. The client never closes the store.
     """
 
     def __init__(
@@ -126,6 +141,7 @@ class Client:
         session: aiohttp.ClientSession | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] | None = None,
+        limits: LimitStore | None = None,
     ) -> None:
         token = _check_token(token)
         api = _sansio.parse_base_url(base_url)
@@ -172,6 +188,7 @@ class Client:
                 clock=clock or time.time,
                 monotonic=clock or time.monotonic,
                 sleep=sleep or asyncio.sleep,
+                limits=_check_limits(limits),
             ),
             session,
         )
@@ -180,8 +197,8 @@ class Client:
         state = "closed" if self._session.closed else "open"
         return (
             f"<gh_jobs_async.Client {self._session.api.url} {state} "
-            f"max_concurrency={self._session.limiter.maximum} "
-            f"requests_per_minute={self._session.pacer.budget}>"
+            f"max_concurrency={self._session.config.max_concurrency} "
+            f"requests_per_minute={self._session.config.requests_per_minute}>"
         )
 
     async def __aenter__(self) -> Self:
@@ -299,7 +316,7 @@ class Client:
             url,
             per_page=per_page,
             max_items=max_items,
-            window=max(2, 2 * self._session.limiter.maximum),
+            window=max(2, 2 * self._session.config.max_concurrency),
         )
 
     async def get_jobs_page(
@@ -396,7 +413,7 @@ class Client:
         _sansio.validate_owner(owner)
         _sansio.validate_repo(repo)
         if concurrency is None:
-            concurrency = min(64, 3 * self._session.limiter.maximum)
+            concurrency = min(64, 3 * self._session.config.max_concurrency)
         _positive("concurrency", concurrency)
         _positive("max_attempts", max_attempts)
         namer = Namer.create(naming)

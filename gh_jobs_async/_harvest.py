@@ -8,7 +8,8 @@ workers in one ``asyncio.TaskGroup``); results travel through a queue, so no
 ``yield`` ever happens inside the TaskGroup (PEP 789).
 
 One job's failure never stops the others: every per-job outcome becomes a
-result. Only an authentication failure (401) or cancellation ends the batch.
+result. Only an authentication failure (401), a failed shared rate-limit store
+(:class:`~gh_jobs_async.exceptions.RateLimitStoreError`) or cancellation ends the batch.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from .exceptions import (
     LogDownloadError,
     LogsGoneError,
     LogsNotAvailableError,
+    RateLimitStoreError,
     TransportError,
     UnauthorizedError,
 )
@@ -166,8 +168,8 @@ class Fetcher:
         """:meth:`fetch`, with every per-job failure turned into a result."""
         try:
             result = await self.fetch(work.job_id, work.target, work.relative)
-        except UnauthorizedError:
-            raise
+        except (UnauthorizedError, RateLimitStoreError):
+            raise  # no job could proceed: end the batch
         except LogsNotAvailableError as exc:
             result = LogResult(job_id=work.job_id, status=LogStatus.NOT_AVAILABLE, error=exc)
         except LogsGoneError as exc:
