@@ -22,20 +22,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import logging
 import os
 import socket
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from importlib import resources
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import redis.asyncio as aioredis
 import redis.exceptions as redis_errors
-from redis.commands.core import AsyncScript
 
 from . import _store
 from ._limits import Budget, BudgetSettings, Grant, LimitStore, primary_error
@@ -113,9 +113,7 @@ class RedisStore(LimitStore):
                 f"<{type(url_or_client).__name__}>",
                 "expected a Redis URL or a redis.asyncio.Redis",
             )
-        self._scripts: dict[str, AsyncScript] = {
-            name: self._redis.register_script(_script_text(name)) for name in _SCRIPTS
-        }
+        self._scripts = {name: _Script(_script_text(name)) for name in _SCRIPTS}
         self._failing_since: float | None = None
         self._closed = False
 
@@ -162,7 +160,7 @@ class RedisStore(LimitStore):
             problem = fatal = ""
             try:
                 async with asyncio.timeout(self.timeout):
-                    raw = await self._scripts[script](keys=keys, args=args)
+                    raw = await self._scripts[script].run(self._redis, keys, args)
                 reply = Reply.parse(raw)
             except _TRANSIENT as exc:
                 problem = _describe(exc)
@@ -190,6 +188,28 @@ class RedisStore(LimitStore):
             )
         await asyncio.sleep(_store.retry_delay(attempt))
         return attempt + 1
+
+
+class _Script:
+    """A Lua script run by its SHA-1, and by its text when Redis lost it (NOSCRIPT).
+
+    The script cache empties on a restart, a failover or ``SCRIPT FLUSH``; EVAL
+    with the text is atomic and caches it again, so no flush can slip between a
+    load and the call.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.sha = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+
+    async def run(
+        self, client: aioredis.Redis, keys: list[str], args: list[str | int | float]
+    ) -> object:
+        words = [*keys, *(str(arg) for arg in args)]
+        try:
+            return await cast("Awaitable[object]", client.evalsha(self.sha, len(keys), *words))
+        except redis_errors.NoScriptError:
+            return await cast("Awaitable[object]", client.eval(self.text, len(keys), *words))
 
 
 def _describe(exc: BaseException) -> str:
