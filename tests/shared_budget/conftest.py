@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -21,9 +21,9 @@ def fixture_redis_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture(name="redis_url")
-async def fixture_redis_url(redis_server: RedisServer) -> AsyncIterator[str]:
+async def fixture_redis_url(redis_server: RedisServer) -> str:
     """The session server's URL, with an empty database."""
     client = aioredis.Redis.from_url(redis_server.url)
     await client.flushall()
     await client.aclose()
-    yield redis_server.url
+    return redis_server.url

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -60,7 +61,7 @@ async def _acquire_all(budget: Budget, count: int) -> list[object]:
 
 
 async def test_shared_limit_follows_the_in_process_arithmetic(store: RedisStore) -> None:
-    """Shrinking on refusals and slow regrowth on Redis match the in-process Limiter step by step."""
+    """Shrinking after refusals and slow regrowth on Redis match the in-process Limiter."""
     local, shared = LocalBudget(_settings()), store.open_budget(_settings())
     limits: list[tuple[int, int]] = []
     for budget in (local, shared):
@@ -218,10 +219,8 @@ async def test_cancelled_mid_script_gives_the_lease_back(
         await asyncio.sleep(0)
         task.cancel()
         grant = None
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             grant = await task
-        except asyncio.CancelledError:
-            pass
         if grant is not None:
             await budget.release(grant)
     await budget.aclose()
@@ -229,7 +228,7 @@ async def test_cancelled_mid_script_gives_the_lease_back(
 
 
 async def test_unreachable_redis_raises_after_the_wait(tmp_path: Path) -> None:
-    """No Redis at the address: the request waits max_wait, then RateLimitStoreError, no password."""
+    """No Redis at the address: wait max_wait, then RateLimitStoreError without the password."""
     url = f"unix://{tmp_path}/nothing.sock?password=hunter2"
     async with RedisStore(url, max_wait=0.5, timeout=0.2) as store:
         budget = store.open_budget(_settings())

@@ -24,7 +24,7 @@ TOKEN = "ghp_secretTOKEN0123456789"
 
 
 def test_keys_share_one_cluster_slot_through_the_hash_tag() -> None:
-    """Every key of a budget is `<namespace>:{<budget>}:...`, so Redis Cluster keeps them together."""
+    """Every key is `<namespace>:{<budget>}:...`: one Redis Cluster slot per budget."""
     keys = Keys.of("gh-jobs", "abc123")
     assert keys.all() == [
         "gh-jobs:{abc123}:state",
@@ -46,7 +46,7 @@ def test_default_budget_name_is_a_hash_never_the_token() -> None:
 
 @pytest.mark.parametrize("bad", ["", "a{b}", "has space", "x" * 201, 7, None])
 def test_bad_names_are_refused(bad: object) -> None:
-    """A namespace or budget that could break the key or its hash tag raises InvalidArgumentError."""
+    """A name that could break a key or its hash tag raises InvalidArgumentError."""
     with pytest.raises(InvalidArgumentError):
         check_name("budget", bad)
 
@@ -85,7 +85,7 @@ def test_bad_urls_are_refused_without_showing_the_password() -> None:
 
 def test_address_of_a_callers_client() -> None:
     """The address of a redis-py connection: its socket path, or host, port and db."""
-    assert address_of({"path": "/tmp/r.sock"}) == "unix:///tmp/r.sock"
+    assert address_of({"path": "/run/r.sock"}) == "unix:///run/r.sock"
     assert address_of({"host": "r", "port": 7000, "db": 3, "password": "x"}) == "redis://r:7000/3"
 
 
