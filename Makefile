@@ -18,8 +18,8 @@ demo: $(STAMP)
 	$(BIN)/gh-jobs demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check gh_jobs_async tests benchmarks
-	$(BIN)/ruff format --check gh_jobs_async tests benchmarks
+	$(BIN)/ruff check gh_jobs_async tests benchmarks examples
+	$(BIN)/ruff format --check gh_jobs_async tests benchmarks examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
