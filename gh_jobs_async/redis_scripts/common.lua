@@ -6,10 +6,26 @@ local idle = tonumber(ARGV[#ARGV])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 
+-- The state hash, read once (HMGET) and kept in step by put().
+local FIELDS = {'limit', 'ceiling', 'successes', 'generation', 'strikes', 'pause_until',
+  'primary_reset'}
+local state = {}
+local values = redis.call('HMGET', state_key, unpack(FIELDS))
+for i, field in ipairs(FIELDS) do
+  if values[i] then state[field] = tonumber(values[i]) end
+end
+
 local function num(field, default)
-  local value = redis.call('HGET', state_key, field)
-  if value then return tonumber(value) end
-  return default
+  local value = state[field]
+  if value == nil then return default end
+  return value
+end
+
+-- HSET field value [field value ...], remembered for num().
+local function put(...)
+  local args = {...}
+  for i = 1, #args, 2 do state[args[i]] = tonumber(args[i + 1]) end
+  redis.call('HSET', state_key, unpack(args))
 end
 
 -- Expired leases are the slots of workers that died or lost Redis: free them.

@@ -3,8 +3,9 @@
 local remaining, reset, maximum = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local primary = num('primary_reset', 0)
 if remaining <= 0 then
-  redis.call('HSET', state_key, 'primary_reset', math.max(primary, reset))
+  put('primary_reset', math.max(primary, reset))
 elseif primary > 0 and reset > primary then
   redis.call('HDEL', state_key, 'primary_reset')
+  state['primary_reset'] = nil
 end
 return reply('ok', 0, maximum)

@@ -6,14 +6,12 @@ local generation, wait, maximum = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber
 local limit = math.min(num('limit', maximum), maximum)
 local ceiling = num('ceiling', maximum)
 if generation == num('generation', 0) then
-  redis.call('HINCRBY', state_key, 'generation', 1)
-  redis.call('HINCRBY', state_key, 'strikes', 1)
+  put('generation', num('generation', 0) + 1, 'strikes', num('strikes', 0) + 1,
+    'successes', 0)
   ceiling = redis.call('ZCARD', leases_key) + 1
   limit = math.max(1, math.floor(limit / 2))
-  redis.call('HSET', state_key, 'successes', 0)
 end
 ceiling = math.max(1, ceiling - 1)
 limit = math.min(limit, ceiling)
-redis.call('HSET', state_key, 'limit', limit, 'ceiling', ceiling,
-  'pause_until', math.max(num('pause_until', 0), now + wait))
+put('limit', limit, 'ceiling', ceiling, 'pause_until', math.max(num('pause_until', 0), now + wait))
 return reply('ok', 0, maximum)

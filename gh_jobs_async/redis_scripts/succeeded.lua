@@ -2,7 +2,7 @@
 -- slot after `limit` successes, up to the ceiling, which rises by one after ten times
 -- its value of successes in a row.
 local maximum = tonumber(ARGV[1])
-redis.call('HSET', state_key, 'strikes', 0)
+put('strikes', 0)
 local limit = math.min(num('limit', maximum), maximum)
 if limit < maximum then
   local ceiling = num('ceiling', maximum)
@@ -16,6 +16,6 @@ if limit < maximum then
     limit = limit + 1
     successes = 0
   end
-  redis.call('HSET', state_key, 'limit', limit, 'ceiling', ceiling, 'successes', successes)
+  put('limit', limit, 'ceiling', ceiling, 'successes', successes)
 end
 return reply('ok', 0, maximum)
