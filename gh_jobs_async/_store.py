@@ -118,11 +118,12 @@ class Reply:
     pause_left: float
     primary_reset: float  # epoch seconds; 0: not spent
     in_flight: int
+    granted: int = 0  # acquire: how many of the asked-for leases were granted
 
     @classmethod
     def parse(cls, raw: object) -> Reply:
         """Read the list every script returns (see ``common.lua``)."""
-        if not isinstance(raw, list | tuple) or len(raw) != 8:
+        if not isinstance(raw, list | tuple) or len(raw) != 9:
             raise ValueError(f"unexpected script reply {raw!r:.200}")
         text = [item.decode() if isinstance(item, bytes) else str(item) for item in raw]
         return cls(
@@ -134,6 +135,7 @@ class Reply:
             pause_left=float(text[5]),
             primary_reset=float(text[6]),
             in_flight=int(text[7]),
+            granted=int(text[8]),
         )
 
 

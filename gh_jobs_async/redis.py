@@ -29,6 +29,7 @@ import os
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Coroutine
 from importlib import resources
 from types import TracebackType
@@ -232,12 +233,13 @@ class RedisBudget(Budget):
         self._idle = max(_store.IDLE_TTL, 2 * store.lease_ttl, 2 * self._span)
         self._prefix = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._numbers = itertools.count()
-        self._queue = asyncio.Lock()  # asyncio's Lock wakes its waiters in order
+        self._waiters: deque[tuple[str, asyncio.Future[Grant]]] = deque()
+        self._pump: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
         self._held: set[str] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self._renewer: asyncio.Task[None] | None = None
-        self._last = Reply("ok", 0.0, settings.max_concurrency, 0, 0, 0.0, 0.0, 0)
+        self._last = Reply("ok", 0.0, settings.max_concurrency, 0, 0, 0.0, 0.0, 0, 0)
         self._seen_at = 0.0
 
     def __repr__(self) -> str:
@@ -260,34 +262,69 @@ class RedisBudget(Budget):
         return self._seen(await self._store.run(script, self._keys, [*args, self._idle]))
 
     async def acquire(self) -> Grant:
-        """Ask Redis for a lease until granted; waits by the reason it gives."""
+        """Queue for a lease; one pump asks Redis for the waiters' leases in batches, in order."""
         lease = f"{self._prefix}:{next(self._numbers)}"
-        async with self._queue:
-            while True:
-                reply = await self._ask(lease)
-                if reply.reason == "ok":
-                    break
-                await self._wait(reply)
-        self._held.add(lease)
-        if self._renewer is None or self._renewer.done():
-            self._renewer = asyncio.create_task(self._renew(), name=f"gh-jobs lease {self.name}")
-        logger.debug("lease %s granted (limit %d)", lease, reply.limit)
-        return Grant(reply.generation, lease)
-
-    async def _ask(self, lease: str) -> Reply:
-        args = (lease, self.settings.max_concurrency, self._budget, self._span)
-        call = asyncio.ensure_future(self._run("acquire", *args, self._store.lease_ttl))
+        future: asyncio.Future[Grant] = asyncio.get_running_loop().create_future()
+        self._waiters.append((lease, future))
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.create_task(self._serve(), name=f"gh-jobs budget {self.name}")
         try:
-            return await asyncio.shield(call)
+            return await future
         except asyncio.CancelledError:
-            # The script may have granted the lease as we were cancelled: give it back.
-            self._spawn(self._forget(call, lease))
+            if future.done() and not future.cancelled() and future.exception() is None:
+                self._spawn(self.release(future.result()))  # granted as we were cancelled
             raise
 
-    async def _forget(self, call: asyncio.Future[Reply], lease: str) -> None:
-        with contextlib.suppress(Exception):
-            if (await call).reason == "ok":
-                await self._run("release", lease, 0, int(self._budget > 0), self._maximum)
+    async def _serve(self) -> None:
+        """Grant the queued waiters first come, first served, until none is left."""
+        try:
+            while self._waiters:
+                await self._grant_batch()
+        except BaseException as exc:
+            error = exc if isinstance(exc, Exception) else asyncio.CancelledError()
+            for _lease, future in self._waiters:
+                if not future.done():
+                    future.set_exception(error)
+            self._waiters.clear()
+            if not isinstance(exc, Exception):
+                raise
+
+    async def _grant_batch(self) -> None:
+        # Cancelled while queued: out. The batch is then the head of the queue.
+        self._waiters = deque(item for item in self._waiters if not item[1].done())
+        batch = [lease for lease, _future in itertools.islice(self._waiters, self._maximum)]
+        if not batch:
+            return
+        reply = await self._run(
+            "acquire",
+            self._maximum,
+            self._budget,
+            self._span,
+            self._store.lease_ttl,
+            len(batch),
+            *batch,
+        )
+        for _ in range(reply.granted):
+            lease, future = self._waiters.popleft()
+            if future.done():  # cancelled while Redis granted it: give it back
+                self._spawn(self._give_back(lease))
+                continue
+            self._held.add(lease)
+            future.set_result(Grant(reply.generation, lease))
+        if reply.granted:
+            self._start_renewing()
+            logger.debug("%d lease(s) granted (limit %d)", reply.granted, reply.limit)
+        if reply.reason != "ok":
+            await self._wait(reply)
+
+    def _start_renewing(self) -> None:
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew(), name=f"gh-jobs lease {self.name}")
+
+    async def _give_back(self, lease: str) -> None:
+        """Free a lease whose request was never sent (its waiter was cancelled)."""
+        with contextlib.suppress(RateLimitStoreError):
+            await self._run("release", lease, 0, int(self._budget > 0), self._maximum)
 
     @property
     def _maximum(self) -> int:
@@ -312,18 +349,19 @@ class RedisBudget(Budget):
                     await self._changed.wait()
 
     async def release(self, grant: Grant) -> None:
-        """Give the lease back (even when cancelled: the release runs on)."""
+        """Give the lease back; cancelled on the way, a fresh release runs on in the background."""
         self._held.discard(grant.lease)
-        call = asyncio.ensure_future(
-            self._run("release", grant.lease, 1, int(self._budget > 0), self._maximum)
-        )
         try:
-            await asyncio.shield(call)
+            await self._run("release", grant.lease, 1, int(self._budget > 0), self._maximum)
         except asyncio.CancelledError:
-            self._spawn(_swallow(call))
+            self._spawn(self._release_again(grant.lease))
             raise
         finally:
             self._changed.set()
+
+    async def _release_again(self, lease: str) -> None:
+        with contextlib.suppress(RateLimitStoreError):
+            await self._run("release", lease, 1, int(self._budget > 0), self._maximum)
 
     def strikes_for(self, grant: Grant) -> int:
         """Shared strikes; an answer from before the last shared pause adds none."""
@@ -371,16 +409,12 @@ class RedisBudget(Budget):
         task.add_done_callback(self._background.discard)
 
     async def aclose(self) -> None:
-        """Stop renewing; wait for releases still on their way."""
-        renewer, self._renewer = self._renewer, None
-        if renewer is not None:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
+        """Stop renewing and granting; wait for releases still on their way."""
+        for task in (self._renewer, self._pump):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._renewer = self._pump = None
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
-
-
-async def _swallow(call: asyncio.Future[Reply]) -> None:
-    with contextlib.suppress(Exception):
-        await call

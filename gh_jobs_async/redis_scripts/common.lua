@@ -41,12 +41,12 @@ local function touch()
 end
 
 -- Every script answers the same shape: what it decided and the state as it is now.
-local function reply(reason, wait, maximum)
+local function reply(reason, wait, maximum, granted)
   touch()
   return {
     reason, tostring(wait),
     math.min(num('limit', maximum), maximum), num('generation', 0), num('strikes', 0),
     tostring(math.max(0, num('pause_until', 0) - now)), tostring(num('primary_reset', 0)),
-    redis.call('ZCARD', leases_key),
+    redis.call('ZCARD', leases_key), granted or 0,
   }
 end

@@ -105,8 +105,9 @@ async def test_the_window_is_shared(store: RedisStore) -> None:
     for budget in (first, second, first, second):
         await budget.release(await budget.acquire())
     keys = store.keys("test-budget").all()
-    reply = await store.run("acquire", keys, ["probe", 10, 4, 61.0, 5.0, 900.0])
+    reply = await store.run("acquire", keys, [10, 4, 61.0, 5.0, 1, "probe", 900.0])
     assert reply.reason == "window"
+    assert reply.granted == 0
     assert 55 < reply.wait <= 61.0
 
 
@@ -160,8 +161,8 @@ async def test_a_dead_holders_lease_expires(redis_url: str, raw: aioredis.Redis)
     """A lease nobody renews (its worker died) frees its slot within lease_ttl."""
     async with RedisStore(redis_url, lease_ttl=1.0) as store:
         keys = store.keys("test-budget").all()
-        reply = await store.run("acquire", keys, ["dead:1", 1, 0, 61.0, 1.0, 900.0])
-        assert reply.reason == "ok"
+        reply = await store.run("acquire", keys, [1, 0, 61.0, 1.0, 1, "dead:1", 900.0])
+        assert reply.granted == 1
         budget = store.open_budget(_settings(1))
         started = time.monotonic()
         grant = await asyncio.wait_for(budget.acquire(), 5)

@@ -99,8 +99,8 @@ def test_seconds_options_are_checked() -> None:
 
 def test_reply_parses_the_scripts_answer() -> None:
     """A script's list (bytes from redis-py) becomes a typed Reply."""
-    raw = [b"window", b"12.5", 7, 3, 2, b"0", b"1700000000", 4]
-    assert Reply.parse(raw) == Reply("window", 12.5, 7, 3, 2, 0.0, 1_700_000_000.0, 4)
+    raw = [b"window", b"12.5", 7, 3, 2, b"0", b"1700000000", 4, 2]
+    assert Reply.parse(raw) == Reply("window", 12.5, 7, 3, 2, 0.0, 1_700_000_000.0, 4, 2)
     with pytest.raises(ValueError, match="unexpected script reply"):
         Reply.parse([b"ok"])
 
