@@ -295,15 +295,13 @@ class RedisBudget(Budget):
         batch = [lease for lease, _future in itertools.islice(self._waiters, self._maximum)]
         if not batch:
             return
-        reply = await self._run(
-            "acquire",
-            self._maximum,
-            self._budget,
-            self._span,
-            self._store.lease_ttl,
-            len(batch),
-            *batch,
-        )
+        args = (self._maximum, self._budget, self._span, self._store.lease_ttl, len(batch))
+        call = asyncio.ensure_future(self._run("acquire", *args, *batch))
+        try:
+            reply = await asyncio.shield(call)
+        except asyncio.CancelledError:  # the budget is closing: free what Redis grants
+            self._spawn(self._give_back_batch(call, batch))
+            raise
         for _ in range(reply.granted):
             lease, future = self._waiters.popleft()
             if future.done():  # cancelled while Redis granted it: give it back
@@ -320,6 +318,11 @@ class RedisBudget(Budget):
     def _start_renewing(self) -> None:
         if self._renewer is None or self._renewer.done():
             self._renewer = asyncio.create_task(self._renew(), name=f"gh-jobs lease {self.name}")
+
+    async def _give_back_batch(self, call: asyncio.Future[Reply], batch: list[str]) -> None:
+        with contextlib.suppress(Exception):
+            for lease in batch[: (await call).granted]:
+                await self._give_back(lease)
 
     async def _give_back(self, lease: str) -> None:
         """Free a lease whose request was never sent (its waiter was cancelled)."""

@@ -20,6 +20,7 @@ from gh_jobs_async import (
     RateLimitStoreError,
 )
 from gh_jobs_async._limits import Budget, BudgetSettings, LocalBudget
+from gh_jobs_async._store import Reply
 from gh_jobs_async.redis import RedisStore
 from gh_jobs_async.testing import FakeGitHub
 
@@ -210,21 +211,34 @@ async def test_waiters_are_first_come_first_served_and_cancel_cleanly(
     await budget.aclose()
 
 
+@pytest.mark.parametrize("closing", [False, True], ids=["waiter-cancelled", "budget-closed"])
 async def test_cancelled_mid_script_gives_the_lease_back(
-    store: RedisStore, raw: aioredis.Redis
+    store: RedisStore, raw: aioredis.Redis, monkeypatch: pytest.MonkeyPatch, closing: bool
 ) -> None:
-    """Cancelling an acquire whose script may already have granted leaves no lease behind."""
+    """A waiter (or the whole budget) cancelled while Redis granted a lease: it is given back."""
+    granted, resume = asyncio.Event(), asyncio.Event()
+    real_run = store.run
+
+    async def slow_answer(script: str, keys: list[str], args: list[str | int | float]) -> Reply:
+        reply = await real_run(script, keys, args)
+        if script == "acquire":
+            granted.set()
+            await resume.wait()
+        return reply
+
+    monkeypatch.setattr(store, "run", slow_answer)
     budget = store.open_budget(_settings(2))
-    for _ in range(20):
-        task = asyncio.create_task(budget.acquire())
-        await asyncio.sleep(0)
-        task.cancel()
-        grant = None
-        with contextlib.suppress(asyncio.CancelledError):
-            grant = await task
-        if grant is not None:
-            await budget.release(grant)
-    await budget.aclose()
+    waiter = asyncio.create_task(budget.acquire())
+    await asyncio.wait_for(granted.wait(), 5)
+    assert await raw.zcard(store.keys("test-budget").leases) == 1
+    waiter.cancel()
+    await asyncio.sleep(0)
+    resume.set()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    if not closing:
+        await asyncio.sleep(0.2)  # the grant arrives for a waiter who is gone
+    await budget.aclose()  # cancels the grant still on its way, waits for the give-back
     assert await raw.zcard(store.keys("test-budget").leases) == 0
 
 

@@ -164,6 +164,7 @@ async def test_redis_gone_mid_harvest_ends_in_a_store_error(
         assert time.monotonic() - stopped >= 2.5
         for report in reports:
             assert report["error"].startswith("RateLimitStoreError: Redis unreachable"), report
+            assert report["failed"] == 0  # the batch ended: no job was turned into a failure
             assert own_redis.url in report["error"]
         assert_no_partial(tmp_path)
 
