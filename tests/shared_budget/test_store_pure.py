@@ -119,3 +119,19 @@ def test_busy_poll_is_short_but_bounded() -> None:
     assert busy_poll(1) == 0.05
     assert busy_poll(100) == 0.005
     assert 0.005 <= busy_poll(20) <= 0.05
+
+
+def test_missing_redis_server_skips_but_fails_on_ci(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    """Without redis-server the Redis tests skip with the reason, except with CI=true: fail."""
+    from redis_server import SKIP_REASON, require_redis_server
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="redis-server not on PATH"):
+        require_redis_server()
+    assert "apt-get install redis-server" in SKIP_REASON
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="missing on CI"):
+        require_redis_server()
