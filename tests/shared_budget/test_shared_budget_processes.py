@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -131,7 +132,7 @@ async def test_a_killed_worker_gives_its_slots_back_within_lease_ttl(
 
 
 @pytest.fixture(name="own_redis")
-def fixture_own_redis() -> object:
+def fixture_own_redis() -> Iterator[RedisServer]:
     """A redis-server of this test alone, which it may stop and start."""
     server = RedisServer(require_redis_server())
     server.start()
