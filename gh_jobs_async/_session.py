@@ -6,7 +6,7 @@ Every GitHub API request of a client goes through :meth:`Session.request`:
    rate-limit gate is closed (a secondary limit pauses *everything*; a spent
    primary budget blocks until ``x-ratelimit-reset``), then for a slot in flight
    and room in the window; the budget lives in this process or in a shared store;
-3. send, read the whole body, and let :func:`gh_jobs_async._sansio.classify`
+2. send, read the whole body, and let :func:`gh_jobs_async._sansio.classify`
    decide; retry transient failures with full-jitter backoff.
 
 aiohttp exceptions are translated into ours in one place, :func:`translate`,
