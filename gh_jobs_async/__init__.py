@@ -10,6 +10,7 @@ from ._appauth import AppAuth, InstallationAuth
 from ._auth import Auth, ProvidedToken, ProviderAuth, TokenAuth
 from ._client import Client
 from ._harvest import LogBatch
+from ._limits import LimitStore
 from ._logread import LogReader
 from ._logsteps import StepLog, split_steps
 from ._logtext import LogLine, strip_ansi
@@ -32,6 +33,7 @@ from .exceptions import (
     NotFoundError,
     PrimaryRateLimitError,
     RateLimitError,
+    RateLimitStoreError,
     RequestTimeoutError,
     SecondaryRateLimitError,
     ServerError,
@@ -95,6 +97,7 @@ __all__ = [
     "JobStream",
     "JobUpdate",
     "JobsPage",
+    "LimitStore",
     "LogBatch",
     "LogChangedError",
     "LogDownloadError",
@@ -115,6 +118,7 @@ __all__ = [
     "PullRequestRepo",
     "RateLimit",
     "RateLimitError",
+    "RateLimitStoreError",
     "ReferencedWorkflow",
     "RequestTimeoutError",
     "RunCommit",
