@@ -13,13 +13,14 @@ strict twin that the test-suite uses to reject any field the models lack.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import attrs
 import cattrs
@@ -30,7 +31,14 @@ from cattrs.errors import (
 )
 from cattrs.preconf.json import make_converter as _make_json_converter
 
+from . import _fastgen
 from .exceptions import DecodeError, _shown
+
+_orjson_loads: Callable[[bytes | str], object] | None
+try:  # the optional `fast` extra
+    from orjson import loads as _orjson_loads
+except ImportError:  # pragma: no cover - exercised by installs without the extra
+    _orjson_loads = None
 
 __all__ = [
     "HarvestSummary",
@@ -199,7 +207,7 @@ def _open_enum(enum_type: type[_E]) -> Callable[[object, object], _E | str]:
             raise TypeError(f"expected a string, got {type(value).__name__}")
         return members.get(value, value)
 
-    return structure
+    return _fastgen.inline(structure, table=members)
 
 
 def _format_datetime(value: datetime) -> str:
@@ -222,6 +230,10 @@ def _strict_int(value: object, _type: object) -> int:
     return value
 
 
+_fastgen.inline(_strict_str, exact=str)
+_fastgen.inline(_strict_int, exact=int)
+
+
 def make_converter(*, strict: bool = False) -> cattrs.Converter:
     """Build the converter for the models.
 
@@ -229,7 +241,11 @@ def make_converter(*, strict: bool = False) -> cattrs.Converter:
     compare the models with GitHub's OpenAPI description); production code uses
     the lenient module converter, because GitHub adds fields over time.
     """
-    converter = _make_json_converter(forbid_extra_keys=strict, detailed_validation=True)
+    return _with_hooks(_make_json_converter(forbid_extra_keys=strict, detailed_validation=True))
+
+
+def _with_hooks(converter: cattrs.Converter) -> cattrs.Converter:
+    """``converter`` with the hooks of the models registered (shared by every converter)."""
     converter.register_unstructure_hook(datetime, _format_datetime)
     # Direct hooks for the optional forms too: cattrs' generic Optional dispatch
     # costs about a third of the decoding time of a 100-job page.
@@ -252,7 +268,19 @@ def make_converter(*, strict: bool = False) -> cattrs.Converter:
     # order, so that each generated hook picks up the wrappers registered before it.
     for seq_type in (tuple[str, ...], tuple[Step, ...], tuple[Job, ...]):
         _register_exact(converter, seq_type, _array_only(converter.get_structure_hook(seq_type)))
+        _fastgen.inline(converter.get_structure_hook(seq_type), items=get_args(seq_type)[0])
     return converter
+
+
+def _make_fast_converter() -> cattrs.Converter:
+    """The production decoder: the same hooks, called from generated functions that inline them.
+
+    Lenient, and its errors carry no JSON path: :func:`_structure` decodes a body it refuses
+    again with the detailed converter, which names the path and the value.
+    """
+    converter = _make_json_converter(forbid_extra_keys=False, detailed_validation=False)
+    _fastgen.install(converter)
+    return _with_hooks(converter)
 
 
 def _register_exact(
@@ -274,10 +302,11 @@ def _optional(hook: Callable[[object, object], object]) -> Callable[[object, obj
     def structure(value: object, type_: object) -> object:
         return None if value is None else hook(value, type_)
 
-    return structure
+    return _fastgen.inline(structure, optional=hook)
 
 
 _CONVERTER = make_converter()
+_FAST_CONVERTER = _make_fast_converter()
 
 _T = TypeVar("_T")
 
@@ -288,6 +317,11 @@ def _structure(data: object, cls: type[_T], converter: cattrs.Converter | None) 
         raise DecodeError(
             f"$: expected a JSON object, got {type(data).__name__}", path="$", value=data
         )
+    if converter is None:
+        # The fast decoder refuses whatever the detailed one would, without a path: then
+        # the detailed one decodes again, to raise the DecodeError that names it.
+        with contextlib.suppress(Exception):
+            return _FAST_CONVERTER.structure(data, cls)
     conv = converter if converter is not None else _CONVERTER
     try:
         return conv.structure(data, cls)
@@ -353,11 +387,24 @@ def _loads(body: bytes | str | object) -> object:
         raise DecodeError("$: body is nested too deeply", path="$", value=None) from None
 
 
+def _decode(body: bytes | str | object, cls: type[_T], converter: cattrs.Converter | None) -> _T:
+    """Parse and structure ``body``; the production decoder parses with orjson when installed."""
+    if converter is None and _orjson_loads is not None and isinstance(body, bytes | str):
+        # orjson refuses some JSON that json accepts (NaN, lone surrogates, UTF-16, a BOM)
+        # and reads integers past 64 bits as floats: whatever the fast path does not
+        # decode, json and the detailed path decide, as without orjson.
+        with contextlib.suppress(Exception):
+            data = _orjson_loads(body)
+            if isinstance(data, Mapping):
+                return _FAST_CONVERTER.structure(data, cls)
+    return _structure(_loads(body), cls, converter)
+
+
 def decode_job(
     body: bytes | str | Mapping[str, Any], *, converter: cattrs.Converter | None = None
 ) -> Job:
     """Decode one job from a JSON body (bytes/str) or an already parsed mapping."""
-    return _structure(_loads(body), Job, converter)
+    return _decode(body, Job, converter)
 
 
 def decode_jobs_page(
@@ -367,7 +414,7 @@ def decode_jobs_page(
     converter: cattrs.Converter | None = None,
 ) -> JobsPage:
     """Decode a list-jobs body; ``links`` are the parsed ``Link`` relations of the answer."""
-    parsed = _structure(_loads(body), _JobsPageBody, converter)
+    parsed = _decode(body, _JobsPageBody, converter)
     return JobsPage(
         total_count=parsed.total_count,
         jobs=parsed.jobs,

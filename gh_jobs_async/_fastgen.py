@@ -1,0 +1,198 @@
+"""Generated structuring functions for attrs classes, with at most one Python call per field.
+
+cattrs' generated functions call one hook per field, and its optional, union and tuple
+dispatch add calls of their own: on a 100-job page that is about 26,000 calls. The
+functions generated here ask the converter for each field's hook, as cattrs does, and
+inline what the hook would do for the common JSON shapes when the hook was declared with
+:func:`inline` to be one of these:
+
+* ``exact=C``: a value whose class is exactly ``C`` is returned unchanged (``str``, ``int``);
+* ``table={...}``: a JSON string is looked up, and returned unchanged when absent (open
+  enums);
+* ``optional=h``: ``None`` is returned unchanged, anything else goes to hook ``h``;
+* ``items=X``: a JSON array (exactly a ``list``) becomes a tuple of its items structured
+  as ``X``.
+
+Every other value, and every hook without a declaration, goes to the hook itself, so the
+result is the converter's own; what the declarations promise is checked by the tests, which
+decode the same bodies both ways. Errors are whatever the hooks or lookups raise, without
+JSON paths: callers that want the path re-decode with a detailed converter. Keys the class
+lacks are ignored; a class this module does not handle (``init=False``, attrs converters,
+aliases, ``Factory(takes_self=True)``, generics, self-reference, a converter that forbids
+extra keys or overrides names) gets cattrs' own generated function.
+"""
+
+from __future__ import annotations
+
+import linecache
+import typing
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn
+
+__all__ = ["inline", "install"]
+
+StructureFn = Callable[[Any, Any], Any]
+
+_MISSING = object()
+
+
+@attrs.frozen
+class _Inline:
+    exact: type | None
+    table: Mapping[str, object] | None
+    optional: StructureFn | None
+    items: Any
+
+
+_DECLARED: weakref.WeakKeyDictionary[Callable[..., Any], _Inline] = weakref.WeakKeyDictionary()
+
+
+def inline(
+    hook: StructureFn,
+    *,
+    exact: type | None = None,
+    table: Mapping[str, object] | None = None,
+    optional: StructureFn | None = None,
+    items: Any = None,
+) -> StructureFn:
+    """Declare what ``hook`` does for the common shapes (see the module docstring); returns it."""
+    _DECLARED[hook] = _Inline(exact, table, optional, items)
+    return hook
+
+
+def install(converter: cattrs.Converter) -> None:
+    """Make ``converter`` structure every attrs class with a generated fast function."""
+    in_progress: set[type] = set()
+
+    def factory(cls: type) -> StructureFn:
+        if cls in in_progress:  # self-reference: cattrs' own function resolves it lazily
+            return make_dict_structure_fn(cls, converter)
+        in_progress.add(cls)
+        try:
+            return _make(cls, converter)
+        finally:
+            in_progress.discard(cls)
+
+    converter.register_structure_hook_factory(attrs.has, factory)
+
+
+def _supported(cls: type, converter: cattrs.Converter) -> bool:
+    if converter.forbid_extra_keys or converter.type_overrides or typing.get_args(cls):
+        return False
+    for field in attrs.fields(cls):
+        default = field.default
+        if not field.init or field.converter is not None or field.alias != field.name:
+            return False
+        if isinstance(default, attrs.Factory) and default.takes_self:  # type: ignore[arg-type]
+            return False
+    return True
+
+
+class _Code:
+    """The lines and the globals of one generated function."""
+
+    def __init__(self, converter: cattrs.Converter) -> None:
+        self.converter = converter
+        self.lines: list[str] = []
+        self.names: dict[str, Any] = {}
+
+    def name(self, prefix: str, value: Any) -> str:
+        """A global of the generated function holding ``value``."""
+        key = f"_{prefix}{len(self.names)}"
+        self.names[key] = value
+        return key
+
+    def emit(self, indent: int, line: str) -> None:
+        self.lines.append("    " * indent + line)
+
+    def call(self, hook: StructureFn, var: str, type_: Any) -> str:
+        return f"{self.name('h', hook)}({var}, {self.name('t', type_)})"
+
+    def value(self, indent: int, var: str, type_: Any) -> None:
+        """Lines that turn the JSON value in ``var`` into ``type_``, in place."""
+        hook = self.converter.get_structure_hook(type_)
+        slow = self.call(hook, var, type_)
+        declared = _DECLARED.get(hook)
+        if declared is None:
+            self.emit(indent, f"{var} = {slow}")
+        elif declared.optional is not None:
+            self.optional(indent, var, type_, declared.optional, slow)
+        elif declared.exact is not None:
+            self.emit(indent, f"if {var}.__class__ is not {self.name('c', declared.exact)}:")
+            self.emit(indent + 1, f"{var} = {slow}")
+        elif declared.table is not None:
+            table = self.name("m", declared.table)
+            self.emit(indent, f"if {var}.__class__ is str: {var} = {table}.get({var}, {var})")
+            self.emit(indent, f"else: {var} = {slow}")
+        else:
+            self.array(indent, var, declared.items, slow)
+
+    def optional(self, indent: int, var: str, type_: Any, inner: StructureFn, slow: str) -> None:
+        """``None`` kept; other values as the inner hook would, or through ``slow``."""
+        declared = _DECLARED.get(inner)
+        if declared is not None and declared.exact is not None:
+            cls = self.name("c", declared.exact)
+            self.emit(indent, f"if {var} is not None and {var}.__class__ is not {cls}:")
+            self.emit(indent + 1, f"{var} = {slow}")
+        elif declared is not None and declared.table is not None:
+            table = self.name("m", declared.table)
+            self.emit(indent, f"if {var}.__class__ is str: {var} = {table}.get({var}, {var})")
+            self.emit(indent, f"elif {var} is not None: {var} = {slow}")
+        elif declared is not None and declared.items is not None:
+            self.emit(indent, f"if {var} is not None:")
+            self.array(indent + 1, var, declared.items, slow)
+        else:
+            self.emit(indent, f"if {var} is not None: {var} = {self.call(inner, var, type_)}")
+
+    def array(self, indent: int, var: str, item: Any, slow: str) -> None:
+        """A JSON array (exactly a ``list``) to a tuple of ``item``; other values to ``slow``."""
+        hook = self.converter.get_structure_hook(item)
+        declared = _DECLARED.get(hook)
+        self.emit(indent, f"if {var}.__class__ is list:")
+        if declared is not None and declared.exact is not None:
+            self.emit(indent + 1, f"for e in {var}:")
+            self.emit(indent + 2, f"if e.__class__ is not {self.name('c', declared.exact)}:")
+            self.emit(indent + 3, f"{var} = {slow}")
+            self.emit(indent + 3, "break")
+            self.emit(indent + 1, f"else: {var} = tuple({var})")
+        else:
+            self.emit(indent + 1, f"{var} = tuple([{self.call(hook, 'e', item)} for e in {var}])")
+        self.emit(indent, f"else: {var} = {slow}")
+
+
+def _make(cls: type, converter: cattrs.Converter) -> StructureFn:
+    attrs.resolve_types(cls)
+    if not _supported(cls, converter):
+        return make_dict_structure_fn(cls, converter)
+    code = _Code(converter)
+    args: list[str] = []
+    for index, field in enumerate(attrs.fields(cls)):
+        var = f"a{index}"
+        key = repr(field.name)
+        if field.default is attrs.NOTHING:
+            code.emit(1, f"{var} = o[{key}]")
+            code.value(1, var, field.type)
+        else:
+            code.emit(1, f"{var} = o.get({key}, _MISSING)")
+            if isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+                default = f"{code.name('f', field.default.factory)}()"
+            else:
+                default = code.name("d", field.default)
+            code.emit(1, f"if {var} is _MISSING: {var} = {default}")
+            code.emit(1, "else:")
+            code.value(2, var, field.type)
+        args.append(f"{field.name}={var}" if field.kw_only else var)
+    code.emit(1, f"return {code.name('cls', cls)}({', '.join(args)})")
+    name = f"fast_structure_{cls.__qualname__.replace('.', '_')}"
+    source = "\n".join([f"def {name}(o, _=None):", *code.lines])
+    filename = f"<gh_jobs_async fast structure {cls.__module__}.{cls.__qualname__}>"
+    namespace: dict[str, Any] = {"_MISSING": _MISSING, **code.names}
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own generated code
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    fn: StructureFn = namespace[name]
+    return fn
