@@ -11,7 +11,9 @@ inline what the hook would do for the common JSON shapes when the hook was decla
   enums);
 * ``optional=h``: ``None`` is returned unchanged, anything else goes to hook ``h``;
 * ``items=X``: a JSON array (exactly a ``list``) becomes a tuple of its items structured
-  as ``X``.
+  as ``X``;
+* ``iso_datetime=True``: a string becomes ``datetime.fromisoformat(value)``, returned when
+  it is aware (a naive result goes to the hook).
 
 Every other value, and every hook without a declaration, goes to the hook itself, so the
 result is the converter's own; what the declarations promise is checked by the tests, which
@@ -28,6 +30,7 @@ import linecache
 import typing
 import weakref
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -38,8 +41,6 @@ __all__ = ["inline", "install"]
 
 StructureFn = Callable[[Any, Any], Any]
 
-_MISSING = object()
-
 
 @attrs.frozen
 class _Inline:
@@ -47,6 +48,7 @@ class _Inline:
     table: Mapping[str, object] | None
     optional: StructureFn | None
     items: Any
+    iso_datetime: bool
 
 
 _DECLARED: weakref.WeakKeyDictionary[Callable[..., Any], _Inline] = weakref.WeakKeyDictionary()
@@ -59,9 +61,10 @@ def inline(
     table: Mapping[str, object] | None = None,
     optional: StructureFn | None = None,
     items: Any = None,
+    iso_datetime: bool = False,
 ) -> StructureFn:
     """Declare what ``hook`` does for the common shapes (see the module docstring); returns it."""
-    _DECLARED[hook] = _Inline(exact, table, optional, items)
+    _DECLARED[hook] = _Inline(exact, table, optional, items, iso_datetime)
     return hook
 
 
@@ -129,8 +132,19 @@ class _Code:
             table = self.name("m", declared.table)
             self.emit(indent, f"if {var}.__class__ is str: {var} = {table}.get({var}, {var})")
             self.emit(indent, f"else: {var} = {slow}")
+        elif declared.iso_datetime:
+            self.iso_datetime(indent, var, slow)
         else:
             self.array(indent, var, declared.items, slow)
+
+    def iso_datetime(self, indent: int, var: str, slow: str) -> None:
+        """An aware ``datetime.fromisoformat`` of a string; anything else through ``slow``."""
+        parse = self.name("p", datetime.fromisoformat)
+        self.emit(
+            indent, f"if {var}.__class__ is str and ({var}_ := {parse}({var})).tzinfo is not None:"
+        )
+        self.emit(indent + 1, f"{var} = {var}_")
+        self.emit(indent, f"else: {var} = {slow}")
 
     def optional(self, indent: int, var: str, type_: Any, inner: StructureFn, slow: str) -> None:
         """``None`` kept; other values as the inner hook would, or through ``slow``."""
@@ -146,6 +160,9 @@ class _Code:
         elif declared is not None and declared.items is not None:
             self.emit(indent, f"if {var} is not None:")
             self.array(indent + 1, var, declared.items, slow)
+        elif declared is not None and declared.iso_datetime:
+            self.emit(indent, f"if {var} is not None:")
+            self.iso_datetime(indent + 1, var, slow)
         else:
             self.emit(indent, f"if {var} is not None: {var} = {self.call(inner, var, type_)}")
 
@@ -178,20 +195,20 @@ def _make(cls: type, converter: cattrs.Converter) -> StructureFn:
             code.emit(1, f"{var} = o[{key}]")
             code.value(1, var, field.type)
         else:
-            code.emit(1, f"{var} = o.get({key}, _MISSING)")
             if isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
                 default = f"{code.name('f', field.default.factory)}()"
             else:
                 default = code.name("d", field.default)
-            code.emit(1, f"if {var} is _MISSING: {var} = {default}")
+            code.emit(1, f"if {key} not in o: {var} = {default}")
             code.emit(1, "else:")
+            code.emit(2, f"{var} = o[{key}]")
             code.value(2, var, field.type)
         args.append(f"{field.name}={var}" if field.kw_only else var)
     code.emit(1, f"return {code.name('cls', cls)}({', '.join(args)})")
     name = f"fast_structure_{cls.__qualname__.replace('.', '_')}"
     source = "\n".join([f"def {name}(o, _=None):", *code.lines])
     filename = f"<gh_jobs_async fast structure {cls.__module__}.{cls.__qualname__}>"
-    namespace: dict[str, Any] = {"_MISSING": _MISSING, **code.names}
+    namespace: dict[str, Any] = dict(code.names)
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own generated code
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     fn: StructureFn = namespace[name]

@@ -198,6 +198,9 @@ def _parse_datetime(value: object, _type: object) -> datetime:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
+_fastgen.inline(_parse_datetime, iso_datetime=True)
+
+
 def _open_enum(enum_type: type[_E]) -> Callable[[object, object], _E | str]:
     """A hook that maps known strings to ``enum_type`` members and keeps others as ``str``."""
     members: dict[str, _E] = {member.value: member for member in enum_type}
