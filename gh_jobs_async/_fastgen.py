@@ -15,8 +15,9 @@ inline what the hook would do for the common JSON shapes when the hook was decla
 * ``iso_datetime=True``: a string becomes ``datetime.fromisoformat(value)``, returned when
   it is aware (a naive result goes to the hook).
 
-Every other value, and every hook without a declaration, goes to the hook itself, so the
-result is the converter's own; what the declarations promise is checked by the tests, which
+cattrs' own hooks for ``X | None`` and ``tuple[X, ...]`` count as declared ``optional`` and
+``items``. Every other value, and every other hook, goes to the hook itself, so the result is
+the converter's own; what the declarations promise is checked by the tests, which
 decode the same bodies both ways. Errors are whatever the hooks or lookups raise, without
 JSON paths: callers that want the path re-decode with a detailed converter. Keys the class
 lacks are ignored; a class this module does not handle (``init=False``, attrs converters,
@@ -44,11 +45,12 @@ StructureFn = Callable[[Any, Any], Any]
 
 @attrs.frozen
 class _Inline:
-    exact: type | None
-    table: Mapping[str, object] | None
-    optional: StructureFn | None
-    items: Any
-    iso_datetime: bool
+    exact: type | None = None
+    table: Mapping[str, object] | None = None
+    optional: StructureFn | None = None
+    items: Any = None
+    iso_datetime: bool = False
+    inner_type: Any = None  # what ``optional`` is called with (default: the field's type)
 
 
 _DECLARED: weakref.WeakKeyDictionary[Callable[..., Any], _Inline] = weakref.WeakKeyDictionary()
@@ -116,15 +118,34 @@ class _Code:
     def call(self, hook: StructureFn, var: str, type_: Any) -> str:
         return f"{self.name('h', hook)}({var}, {self.name('t', type_)})"
 
+    def declared(self, hook: StructureFn, type_: Any) -> _Inline | None:
+        """What ``hook`` was declared to do, or what cattrs' own hook for ``type_`` does."""
+        declared = _DECLARED.get(hook)
+        if declared is not None or getattr(hook, "__self__", None) is not self.converter:
+            return declared
+        function, args = getattr(hook, "__func__", None), typing.get_args(type_)
+        if function is cattrs.BaseConverter._structure_optional and len(args) == 2:
+            other = args[0] if args[1] is type(None) else args[1]
+            return _Inline(optional=self.converter.get_structure_hook(other), inner_type=other)
+        if (
+            function is cattrs.BaseConverter._structure_tuple
+            and typing.get_origin(type_) is tuple
+            and args[1:] == (...,)
+            and args[0] not in (Any, object)
+        ):
+            return _Inline(items=args[0])
+        return None
+
     def value(self, indent: int, var: str, type_: Any) -> None:
         """Lines that turn the JSON value in ``var`` into ``type_``, in place."""
         hook = self.converter.get_structure_hook(type_)
         slow = self.call(hook, var, type_)
-        declared = _DECLARED.get(hook)
+        declared = self.declared(hook, type_)
         if declared is None:
             self.emit(indent, f"{var} = {slow}")
         elif declared.optional is not None:
-            self.optional(indent, var, type_, declared.optional, slow)
+            inner_type = type_ if declared.inner_type is None else declared.inner_type
+            self.optional(indent, var, inner_type, declared.optional, slow)
         elif declared.exact is not None:
             self.emit(indent, f"if {var}.__class__ is not {self.name('c', declared.exact)}:")
             self.emit(indent + 1, f"{var} = {slow}")
@@ -147,8 +168,8 @@ class _Code:
         self.emit(indent, f"else: {var} = {slow}")
 
     def optional(self, indent: int, var: str, type_: Any, inner: StructureFn, slow: str) -> None:
-        """``None`` kept; other values as the inner hook would, or through ``slow``."""
-        declared = _DECLARED.get(inner)
+        """``None`` kept; other values as ``inner(value, type_)`` would, or through ``slow``."""
+        declared = self.declared(inner, type_)
         if declared is not None and declared.exact is not None:
             cls = self.name("c", declared.exact)
             self.emit(indent, f"if {var} is not None and {var}.__class__ is not {cls}:")
@@ -169,7 +190,7 @@ class _Code:
     def array(self, indent: int, var: str, item: Any, slow: str) -> None:
         """A JSON array (exactly a ``list``) to a tuple of ``item``; other values to ``slow``."""
         hook = self.converter.get_structure_hook(item)
-        declared = _DECLARED.get(hook)
+        declared = self.declared(hook, item)
         self.emit(indent, f"if {var}.__class__ is list:")
         if declared is not None and declared.exact is not None:
             self.emit(indent + 1, f"for e in {var}:")
