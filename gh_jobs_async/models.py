@@ -36,7 +36,7 @@ from .exceptions import DecodeError, _shown
 
 _orjson_loads: Callable[[bytes | str], object] | None
 try:  # the optional `fast` extra
-    from orjson import loads as _orjson_loads
+    from orjson import loads as _orjson_loads  # type: ignore[import-not-found, unused-ignore]
 except ImportError:  # pragma: no cover - exercised by installs without the extra
     _orjson_loads = None
 
