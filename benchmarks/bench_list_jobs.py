@@ -330,7 +330,7 @@ def report(figures: list[Figure], baseline: Figure, decode: tuple[float, float, 
         "at least 5x faster than sequential"
     )
     load = os.getloadavg()
-    orjson = "orjson" if models._orjson_loads is not None else "json (orjson not installed)"
+    orjson = "orjson" if getattr(models, "_orjson_loads", None) else "json (orjson not installed)"
     print(f"decoder parses with {orjson}")
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
 
