@@ -70,6 +70,13 @@ def inline(
     return hook
 
 
+def _declaration(hook: StructureFn) -> _Inline | None:
+    try:
+        return _DECLARED.get(hook)
+    except TypeError:  # not weakly referenceable (a builtin): never declared
+        return None
+
+
 def install(converter: cattrs.Converter) -> None:
     """Make ``converter`` structure every attrs class with a generated fast function."""
     in_progress: set[type] = set()
@@ -92,6 +99,8 @@ def _supported(cls: type, converter: cattrs.Converter) -> bool:
     for field in attrs.fields(cls):
         default = field.default
         if not field.init or field.converter is not None or field.alias != field.name:
+            return False
+        if field.type is None:  # attr.ib() without an annotation: cattrs passes it through
             return False
         if isinstance(default, attrs.Factory) and default.takes_self:  # type: ignore[arg-type]
             return False
@@ -120,7 +129,7 @@ class _Code:
 
     def declared(self, hook: StructureFn, type_: Any) -> _Inline | None:
         """What ``hook`` was declared to do, or what cattrs' own hook for ``type_`` does."""
-        declared = _DECLARED.get(hook)
+        declared = _declaration(hook)
         if declared is not None or getattr(hook, "__self__", None) is not self.converter:
             return declared
         function, args = getattr(hook, "__func__", None), typing.get_args(type_)
@@ -150,8 +159,8 @@ class _Code:
             self.emit(indent, f"if {var}.__class__ is not {self.name('c', declared.exact)}:")
             self.emit(indent + 1, f"{var} = {slow}")
         elif declared.table is not None:
-            table = self.name("m", declared.table)
-            self.emit(indent, f"if {var}.__class__ is str: {var} = {table}.get({var}, {var})")
+            lookup = self.name("m", declared.table.get)
+            self.emit(indent, f"if {var}.__class__ is str: {var} = {lookup}({var}, {var})")
             self.emit(indent, f"else: {var} = {slow}")
         elif declared.iso_datetime:
             self.iso_datetime(indent, var, slow)
@@ -175,8 +184,8 @@ class _Code:
             self.emit(indent, f"if {var} is not None and {var}.__class__ is not {cls}:")
             self.emit(indent + 1, f"{var} = {slow}")
         elif declared is not None and declared.table is not None:
-            table = self.name("m", declared.table)
-            self.emit(indent, f"if {var}.__class__ is str: {var} = {table}.get({var}, {var})")
+            lookup = self.name("m", declared.table.get)
+            self.emit(indent, f"if {var}.__class__ is str: {var} = {lookup}({var}, {var})")
             self.emit(indent, f"elif {var} is not None: {var} = {slow}")
         elif declared is not None and declared.items is not None:
             self.emit(indent, f"if {var} is not None:")
