@@ -238,8 +238,15 @@ def _strict_int(value: object, _type: object) -> int:
     return value
 
 
+def _strict_bool(value: object, _type: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {type(value).__name__}")
+    return value
+
+
 _fastgen.inline(_strict_str, exact=str)
 _fastgen.inline(_strict_int, exact=int)
+_fastgen.inline(_strict_bool, exact=bool)
 
 
 def make_converter(*, strict: bool = False) -> cattrs.Converter:
@@ -265,6 +272,7 @@ def _with_hooks(converter: cattrs.Converter) -> cattrs.Converter:
         (datetime, _parse_datetime),
         (str, _strict_str),
         (int, _strict_int),
+        (bool, _strict_bool),  # after int: bool is an int subclass, and its hook would refuse it
     )
     for type_, scalar_hook in scalar_hooks:
         converter.register_structure_hook(type_, scalar_hook)

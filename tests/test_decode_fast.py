@@ -367,6 +367,7 @@ CLASS_BODIES = [
     (_Tree, {"name": "root", "children": [{"name": "a", "children": [{"name": "b"}]}]}),
     (_Tree, {"name": "root", "children": [{"name": 1}]}),
     (_Converted, {"value": -4}),
+    (_Node, {"name": "n", "leaf": None, "flag": 1}),
 ]
 
 
@@ -376,6 +377,16 @@ def test_other_attrs_classes_structure_alike(cls: type, data: dict[str, Any]) ->
     detailed, fast = _converters()
 
     assert structured(fast, data, cls) == structured(detailed, data, cls)
+
+
+def test_bool_fields_take_json_booleans_only() -> None:
+    """A ``bool`` field takes true and false, not 1 (int's hook would refuse true)."""
+    detailed, fast = _converters()
+    node = {"name": "n", "leaf": None, "flag": True}
+
+    assert fast.structure(node, _Node).flag is True
+    assert detailed.structure(node, _Node).flag is True
+    assert structured(fast, {**node, "flag": 1}, _Node) == ("refused", None)
 
 
 def test_generated_function_reads_one_key_per_field() -> None:
