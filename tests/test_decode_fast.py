@@ -35,7 +35,7 @@ from gh_jobs_async.testing import _jobgen
 DETAILED = models._CONVERTER
 FAST = models._FAST_CONVERTER
 FEW = settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 
