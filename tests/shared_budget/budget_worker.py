@@ -2,7 +2,9 @@
 
 Run as ``python budget_worker.py '<json>'`` with keys ``api``, ``token``, ``runs``,
 ``dest``, ``redis`` (URL or null: in-process limits), ``max_concurrency``, ``rpm``,
-``lease_ttl``, ``max_wait``. It prints ``{"counts": ..., "failed": n, "error": ...}``.
+``lease_ttl``, ``max_wait``, ``start_at`` (epoch seconds: wait until then, so that workers
+started one after another harvest at the same time). It prints
+``{"counts": ..., "failed": n, "error": ...}``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +54,7 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
                 limits=store,
             )
         )
+        await asyncio.sleep(max(0.0, spec.get("start_at", 0.0) - time.time()))
         try:
             await _harvest(gh, spec, out)
         except GhJobsError as exc:

@@ -25,6 +25,10 @@ from gh_jobs_async.testing import FakeGitHub, Fault
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 LIMITS = {"max_in_flight": 20, "max_per_window": 600, "secondary_retry_after": 1}
+#: Workers wait until this long after the first one is started, then harvest together: on 2
+#: busy cores, starting 4 Python processes one after another can otherwise take longer than
+#: a worker's whole harvest, and workers that never overlap test nothing.
+START_DELAY = 4.0
 
 
 async def _alive_leases(raw: aioredis.Redis, prefix: str = "") -> list[str]:
@@ -48,8 +52,10 @@ async def test_four_workers_sharing_the_store_never_break_the_limit(
     """4 processes x max_concurrency 20 sharing one RedisStore: 0 violations, every log exact."""
     async with FakeGitHub(api_latency=0.03, **LIMITS) as fake:
         runs = add_runs(fake, 4, jobs=30)
+        start_at = time.time() + START_DELAY
         workers = [
-            await start_worker(fake, [run], tmp_path, redis=redis_url, rpm=600) for run in runs
+            await start_worker(fake, [run], tmp_path, redis=redis_url, rpm=600, start_at=start_at)
+            for run in runs
         ]
         reports = [await worker.result() for worker in workers]
         assert all(report["error"] is None for report in reports), reports
@@ -63,7 +69,10 @@ async def test_four_workers_without_the_store_break_the_limit(tmp_path: Path) ->
     """The same 4 workers with in-process limits: the fake sees violations (the test can fail)."""
     async with FakeGitHub(api_latency=0.03, **LIMITS) as fake:
         runs = add_runs(fake, 4, jobs=30)
-        workers = [await start_worker(fake, [run], tmp_path, rpm=600) for run in runs]
+        start_at = time.time() + START_DELAY
+        workers = [
+            await start_worker(fake, [run], tmp_path, rpm=600, start_at=start_at) for run in runs
+        ]
         for worker in workers:
             await worker.result()
         assert fake.stats.in_flight_violations > 0
