@@ -7,6 +7,7 @@
 import logging
 
 from ._client import Client
+from ._created import CreatedRange
 from ._harvest import LogBatch
 from ._paginate import JobStream
 from ._version import __version__
@@ -27,6 +28,7 @@ from .exceptions import (
     PrimaryRateLimitError,
     RateLimitError,
     RequestTimeoutError,
+    RunsCapError,
     SecondaryRateLimitError,
     ServerError,
     TLSError,
@@ -56,6 +58,7 @@ __all__ = [
     "ApiError",
     "Client",
     "ClientClosedError",
+    "CreatedRange",
     "DecodeError",
     "ForbiddenError",
     "GhJobsError",
@@ -82,6 +85,7 @@ __all__ = [
     "RateLimit",
     "RateLimitError",
     "RequestTimeoutError",
+    "RunsCapError",
     "SecondaryRateLimitError",
     "ServerError",
     "Step",
