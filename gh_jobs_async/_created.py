@@ -288,3 +288,127 @@ def _instant(operand: str, text: str) -> tuple[datetime, datetime]:
         )
     moment = moment.astimezone(UTC)
     return moment, moment
+
+
+# --------------------------------------------------------------------------- filters
+
+#: ``status`` values the listings take: GitHub's enum plus ``startup_failure``, a real
+#: conclusion the enum lacks.
+RUN_STATUSES = frozenset(
+    {
+        "completed",
+        "action_required",
+        "cancelled",
+        "failure",
+        "neutral",
+        "skipped",
+        "stale",
+        "success",
+        "timed_out",
+        "in_progress",
+        "queued",
+        "requested",
+        "waiting",
+        "pending",
+        "startup_failure",
+    }
+)
+_SHA_RE = re.compile(r"[0-9a-fA-F]{4,64}")
+_WORKFLOW_FILE_RE = re.compile(r"[A-Za-z0-9._-]{1,255}")
+
+
+def _text(name: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > 1024
+        or any(ch.isspace() or not ch.isprintable() for ch in value)
+    ):
+        raise InvalidArgumentError(name, value, "expected a non-empty string without spaces")
+    return value
+
+
+@attrs.frozen
+class RunFilters:
+    """The validated filters of a runs listing (``created`` apart: it is windowed)."""
+
+    workflow: int | str | None = None
+    branch: str | None = None
+    event: str | None = None
+    status: str | None = None
+    actor: str | None = None
+    head_sha: str | None = None
+    exclude_pull_requests: bool = False
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        workflow: object = None,
+        branch: object = None,
+        event: object = None,
+        status: object = None,
+        actor: object = None,
+        head_sha: object = None,
+        exclude_pull_requests: object = False,
+    ) -> RunFilters:
+        """Check every filter; raise :class:`InvalidArgumentError` naming the bad one."""
+        if workflow is not None:
+            if isinstance(workflow, bool) or not isinstance(workflow, int | str):
+                raise InvalidArgumentError(
+                    "workflow", workflow, "expected a workflow id or a file name like 'ci.yml'"
+                )
+            if isinstance(workflow, int) and not 0 < workflow < 2**63:
+                raise InvalidArgumentError("workflow", workflow, "expected a positive id")
+            if isinstance(workflow, str) and (
+                not _WORKFLOW_FILE_RE.fullmatch(workflow) or workflow in {".", ".."}
+            ):
+                raise InvalidArgumentError(
+                    "workflow", workflow, "expected a file name like 'ci.yml' (no folders)"
+                )
+        if status is not None and status not in RUN_STATUSES:
+            raise InvalidArgumentError(
+                "status", status, f"expected one of {', '.join(sorted(RUN_STATUSES))}"
+            )
+        if head_sha is not None and (
+            not isinstance(head_sha, str) or not _SHA_RE.fullmatch(head_sha)
+        ):
+            raise InvalidArgumentError("head_sha", head_sha, "expected a hexadecimal commit SHA")
+        if not isinstance(exclude_pull_requests, bool):
+            raise InvalidArgumentError(
+                "exclude_pull_requests", exclude_pull_requests, "expected True or False"
+            )
+        return cls(
+            workflow=workflow,
+            branch=_text("branch", branch),
+            event=_text("event", event),
+            status=status,
+            actor=_text("actor", actor),
+            head_sha=head_sha,
+            exclude_pull_requests=exclude_pull_requests,
+        )
+
+    @property
+    def searching(self) -> bool:
+        """Whether these filters alone make the listing a capped search (``workflow`` and
+        ``exclude_pull_requests`` do not)."""
+        return any(
+            v is not None for v in (self.branch, self.event, self.status, self.actor, self.head_sha)
+        )
+
+    def query(self, created: str | None, *, per_page: int, page: int) -> dict[str, str | int]:
+        """The query parameters of one page, ``created`` as a qualifier or None."""
+        params: dict[str, str | int] = {}
+        for name in ("actor", "branch", "event", "status", "head_sha"):
+            value = getattr(self, name)
+            if value is not None:
+                params[name] = value
+        if created is not None:
+            params["created"] = created
+        if self.exclude_pull_requests:
+            params["exclude_pull_requests"] = "true"
+        params["per_page"] = per_page
+        params["page"] = page
+        return params
