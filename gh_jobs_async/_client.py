@@ -30,7 +30,9 @@ from .models import (
     LogLocation,
     LogResult,
     RateLimit,
+    WorkflowRun,
     decode_job,
+    decode_run,
 )
 
 __all__ = ["Client"]
@@ -233,6 +235,20 @@ class Client:
         self._check_open()
         answer = await self._session.request(url)
         return decode_job(answer.body)
+
+    async def get_run(
+        self, owner: str, repo: str, run_id: int, *, attempt: int | None = None
+    ) -> WorkflowRun:
+        """Get a workflow run: ``GET /repos/{owner}/{repo}/actions/runs/{run_id}``.
+
+        With ``attempt``, that attempt of the run
+        (``.../runs/{run_id}/attempts/{attempt}``). Raises
+        :class:`~gh_jobs_async.NotFoundError` for an unknown run or attempt.
+        """
+        url = self._session.api.build(*_sansio.run_segments(owner, repo, run_id, attempt))
+        self._check_open()
+        answer = await self._session.request(url)
+        return decode_run(answer.body)
 
     def _jobs_url(
         self,

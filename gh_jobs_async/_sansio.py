@@ -120,6 +120,23 @@ def job_segments(
     )
 
 
+def run_segments(
+    owner: object, repo: object, run_id: object, attempt: object = None
+) -> tuple[str | int, ...]:
+    """Validated path of ``.../actions/runs/{run_id}`` or ``.../runs/{run_id}/attempts/{n}``."""
+    segments: tuple[str | int, ...] = (
+        "repos",
+        validate_owner(owner),
+        validate_repo(repo),
+        "actions",
+        "runs",
+        validate_id("run_id", run_id),
+    )
+    if attempt is not None:
+        segments += ("attempts", validate_id("attempt", attempt))
+    return segments
+
+
 # --------------------------------------------------------------------------- URLs
 
 

@@ -28,6 +28,7 @@ from cattrs.errors import (
     ForbiddenExtraKeysError,
     IterableValidationError,
 )
+from cattrs.gen import make_dict_structure_fn
 from cattrs.preconf.json import make_converter as _make_json_converter
 
 from .exceptions import DecodeError, _shown
@@ -45,8 +46,20 @@ __all__ = [
     "RateLimit",
     "Step",
     "StepStatus",
+    "CommitPerson",
+    "PullRequestRef",
+    "PullRequestRepo",
+    "ReferencedWorkflow",
+    "RunCommit",
+    "RunConclusion",
+    "RunPullRequest",
+    "RunRepository",
+    "RunStatus",
+    "RunUser",
+    "WorkflowRun",
     "decode_job",
     "decode_jobs_page",
+    "decode_run",
     "make_converter",
 ]
 
@@ -157,6 +170,192 @@ class _JobsPageBody:
     jobs: tuple[Job, ...]
 
 
+class RunStatus(enum.StrEnum):
+    """Known values of ``workflow_run.status``; other strings may appear later."""
+
+    REQUESTED = "requested"
+    QUEUED = "queued"
+    PENDING = "pending"
+    WAITING = "waiting"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+
+
+class RunConclusion(enum.StrEnum):
+    """Known values of ``workflow_run.conclusion``; other strings may appear later."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    NEUTRAL = "neutral"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    TIMED_OUT = "timed_out"
+    ACTION_REQUIRED = "action_required"
+    STARTUP_FAILURE = "startup_failure"
+    STALE = "stale"
+
+
+# The nested objects of a run are lean: the fields a harvest or a bot uses. They are
+# decoded leniently even by the strict converter (GitHub's simple-user and
+# minimal-repository carry dozens of URL templates nobody reads).
+
+
+@attrs.frozen
+class RunUser:
+    """The ``actor`` / ``triggering_actor`` of a run (GitHub's ``simple-user``, lean)."""
+
+    login: str
+    id: int
+    node_id: str
+    type: str
+    site_admin: bool
+    html_url: str
+    avatar_url: str
+
+
+@attrs.frozen
+class RunRepository:
+    """``repository`` / ``head_repository`` of a run (GitHub's ``minimal-repository``, lean)."""
+
+    id: int
+    node_id: str
+    name: str
+    full_name: str
+    owner: RunUser
+    private: bool
+    fork: bool
+    html_url: str
+    url: str
+    description: str | None
+
+
+@attrs.frozen
+class CommitPerson:
+    """The author or committer of a run's head commit."""
+
+    name: str
+    email: str
+
+
+@attrs.frozen
+class RunCommit:
+    """``head_commit`` of a run (GitHub's ``simple-commit``)."""
+
+    id: str
+    tree_id: str
+    message: str
+    timestamp: datetime
+    author: CommitPerson | None
+    committer: CommitPerson | None
+
+
+@attrs.frozen
+class PullRequestRepo:
+    """The repository of one side of a pull request."""
+
+    id: int
+    url: str
+    name: str
+
+
+@attrs.frozen
+class PullRequestRef:
+    """One side (``head`` or ``base``) of a pull request."""
+
+    ref: str
+    sha: str
+    repo: PullRequestRepo
+
+
+@attrs.frozen
+class RunPullRequest:
+    """One of a run's ``pull_requests`` (GitHub's ``pull-request-minimal``)."""
+
+    id: int
+    number: int
+    url: str
+    head: PullRequestRef
+    base: PullRequestRef
+
+
+@attrs.frozen
+class ReferencedWorkflow:
+    """A reusable workflow the run called."""
+
+    path: str
+    sha: str
+    ref: str | None = None
+
+
+@attrs.frozen
+class WorkflowRun:
+    """A workflow run, as ``GET /repos/{owner}/{repo}/actions/runs/{run_id}`` returns it.
+
+    Every property of GitHub's ``workflow-run`` schema; the required ones first.
+    ``status`` and ``conclusion`` are :class:`RunStatus` / :class:`RunConclusion`
+    constants for known values, plain strings for new ones, or ``None``.
+    """
+
+    id: int
+    node_id: str
+    head_branch: str | None
+    run_number: int
+    display_title: str
+    event: str
+    status: RunStatus | str | None
+    conclusion: RunConclusion | str | None
+    head_sha: str
+    path: str
+    workflow_id: int
+    url: str
+    html_url: str
+    created_at: datetime
+    updated_at: datetime
+    head_commit: RunCommit | None
+    head_repository: RunRepository
+    repository: RunRepository
+    jobs_url: str
+    logs_url: str
+    check_suite_url: str
+    cancel_url: str
+    rerun_url: str
+    artifacts_url: str
+    workflow_url: str
+    pull_requests: tuple[RunPullRequest, ...] | None
+    name: str | None = None
+    check_suite_id: int | None = None
+    check_suite_node_id: str | None = None
+    run_attempt: int | None = None
+    referenced_workflows: tuple[ReferencedWorkflow, ...] | None = None
+    actor: RunUser | None = None
+    triggering_actor: RunUser | None = None
+    run_started_at: datetime | None = None
+    previous_attempt_url: str | None = None
+    head_repository_id: int | None = None
+
+    @property
+    def completed(self) -> bool:
+        """Whether the run has finished (``status`` is ``completed``)."""
+        return self.status == RunStatus.COMPLETED
+
+    def to_dict(self) -> dict[str, Any]:
+        """The run as a JSON object (lean nested objects; timestamps in GitHub's form)."""
+        data: dict[str, Any] = _CONVERTER.unstructure(self)
+        return data
+
+
+_LEAN_MODELS: tuple[type, ...] = (
+    RunUser,
+    RunRepository,
+    CommitPerson,
+    RunCommit,
+    PullRequestRepo,
+    PullRequestRef,
+    RunPullRequest,
+    ReferencedWorkflow,
+)
+
+
 @attrs.frozen
 class RateLimit:
     """The primary rate-limit state GitHub reported in its ``x-ratelimit-*`` headers."""
@@ -216,6 +415,12 @@ def _strict_str(value: object, _type: object) -> str:
     return value
 
 
+def _strict_bool(value: object, _type: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected a boolean, got {type(value).__name__}")
+    return value
+
+
 def _strict_int(value: object, _type: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"expected an integer, got {type(value).__name__}")
@@ -241,7 +446,7 @@ def make_converter(*, strict: bool = False) -> cattrs.Converter:
     for type_, scalar_hook in scalar_hooks:
         converter.register_structure_hook(type_, scalar_hook)
         converter.register_structure_hook(type_ | None, _optional(scalar_hook))
-    for enum_type in (JobStatus, JobConclusion, StepStatus):
+    for enum_type in (JobStatus, JobConclusion, StepStatus, RunStatus, RunConclusion):
         hook = _open_enum(enum_type)
         # Predicate hooks, registered after the preconf converter's native-union
         # passthrough: as plain union hooks they lose to it, and known values
@@ -252,7 +457,23 @@ def make_converter(*, strict: bool = False) -> cattrs.Converter:
     # order, so that each generated hook picks up the wrappers registered before it.
     for seq_type in (tuple[str, ...], tuple[Step, ...], tuple[Job, ...]):
         _register_exact(converter, seq_type, _array_only(converter.get_structure_hook(seq_type)))
+    _register_run_hooks(converter)
     return converter
+
+
+def _register_run_hooks(converter: cattrs.Converter) -> None:
+    """Hooks of `WorkflowRun`'s nested objects: lenient always, arrays only, nullable."""
+    converter.register_structure_hook(bool, _strict_bool)
+    for lean in _LEAN_MODELS:
+        hook: Callable[[Any, Any], object] = make_dict_structure_fn(
+            lean, converter, _cattrs_forbid_extra_keys=False
+        )
+        converter.register_structure_hook(lean, hook)
+        converter.register_structure_hook(lean | None, _optional(hook))
+    for seq_type in (tuple[RunPullRequest, ...], tuple[ReferencedWorkflow, ...]):
+        array = _array_only(converter.get_structure_hook(seq_type))
+        _register_exact(converter, seq_type, array)
+        _register_exact(converter, seq_type | None, _optional(_as(array, seq_type)))
 
 
 def _register_exact(
@@ -265,6 +486,17 @@ def _array_only(hook: Callable[[Any, Any], object]) -> Callable[[object, object]
     def structure(value: object, type_: object) -> object:
         if not isinstance(value, list):
             raise TypeError(f"expected a JSON array, got {type(value).__name__}")
+        return hook(value, type_)
+
+    return structure
+
+
+def _as(
+    hook: Callable[[object, object], object], type_: object
+) -> Callable[[object, object], object]:
+    """``hook`` always called with ``type_`` (a generic hook reads its item type from it)."""
+
+    def structure(value: object, _type: object) -> object:
         return hook(value, type_)
 
     return structure
@@ -373,6 +605,13 @@ def decode_jobs_page(
         jobs=parsed.jobs,
         links=MappingProxyType(dict(links or {})),
     )
+
+
+def decode_run(
+    body: bytes | str | Mapping[str, Any], *, converter: cattrs.Converter | None = None
+) -> WorkflowRun:
+    """Decode one workflow run from a JSON body (bytes/str) or an already parsed mapping."""
+    return _structure(_loads(body), WorkflowRun, converter)
 
 
 # --------------------------------------------------------------------------- log harvesting

@@ -9,8 +9,8 @@ Every request goes through the same pipeline, decided at arrival and answered af
 4. no ``User-Agent``: 403 (GitHub rejects such requests);
 5. secondary limits (see `_limits`): ``secondary_status`` with ``retry-after``;
 6. scripted or random faults;
-7. routing: only GET on the four paths (``/api/v3`` prefix with ``ghes``); anything else,
-   a trailing slash included, is 404.
+7. routing: only GET on the four job paths and the two run paths (``/api/v3`` prefix
+   with ``ghes``); anything else, a trailing slash included, is 404.
 
 All answers carry ``x-github-request-id``, ``x-github-api-version-selected`` and (unless
 ``rate_limit`` is None) the ``x-ratelimit-*`` headers.
@@ -32,6 +32,7 @@ from gh_jobs_async.testing._http import (
     DOCS_JOB,
     DOCS_LOGS,
     DOCS_RATE,
+    DOCS_RUN,
     JSON_TYPE,
     blob_path,
     github_error,
@@ -47,6 +48,7 @@ __all__ = ["API_VERSIONS", "ApiHandler", "Route", "parse_route"]
 API_VERSIONS = ("2022-11-28", "2026-03-10")
 _NOT_FOUND = github_error(404, "Not Found", DOCS_JOB)
 _LOGS_NOT_FOUND = github_error(404, "Not Found", DOCS_LOGS)
+_NOT_FOUND_RUN = github_error(404, "Not Found", DOCS_RUN)
 _GONE = github_error(410, "Server Error", DOCS_LOGS)
 _BAD_CREDENTIALS = github_error(401, "Bad credentials", "https://docs.github.com/rest")
 _PRIMARY = github_error(403, "API rate limit exceeded for user ID 1.", DOCS_RATE)
@@ -60,7 +62,7 @@ _NO_AGENT = github_error(
 
 @dataclass(frozen=True)
 class Route:
-    """A parsed API path: ``kind`` is "job", "logs", "list" or "attempt"."""
+    """A parsed API path: ``kind`` is "job", "logs", "list", "attempt", "run" or "run_attempt"."""
 
     kind: str
     owner: str
@@ -89,6 +91,10 @@ def parse_route(path: str, *, ghes: bool) -> Route | None:
     if number is None:
         return None
     match rest:
+        case ["runs", _]:
+            return Route("run", owner, repo, number)
+        case ["runs", _, "attempts", attempt] if _int(attempt) is not None:
+            return Route("run_attempt", owner, repo, number, int(attempt))
         case ["jobs", _]:
             return Route("job", owner, repo, number)
         case ["jobs", _, "logs"]:
@@ -242,6 +248,8 @@ class ApiHandler:
             return _json(404, _NOT_FOUND, headers)
         if route.kind in {"list", "attempt"}:
             return self._list(request, route, headers)
+        if route.kind in {"run", "run_attempt"}:
+            return self._run(route, headers)
         rec = store.find_job(route.owner, route.repo, route.number)
         if route.kind == "job":
             return (
@@ -280,6 +288,18 @@ class ApiHandler:
         link = link_header(base, query.items(), page, page_count(total, per_page))
         if link is not None:
             headers["Link"] = link
+        return _json(200, body, headers)
+
+    def _run(self, route: Route, headers: dict[str, str]) -> web.Response:
+        """A workflow run (its latest attempt), or one attempt of it."""
+        store = self.ctx.store
+        if store.find_run(route.owner, route.repo, route.number) is None:
+            return _json(404, _NOT_FOUND_RUN, headers)
+        attempt = route.attempt if route.kind == "run_attempt" else None
+        try:
+            body = store.run_body(route.number, attempt)
+        except KeyError:
+            return _json(404, _NOT_FOUND_RUN, headers)
         return _json(200, body, headers)
 
     async def _inline(

@@ -13,6 +13,7 @@ are cached per job and per listing page and dropped when `JobStore.update_job` c
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -20,8 +21,17 @@ from typing import Any, Literal
 
 from gh_jobs_async.testing._jobgen import JobBlueprint, build_attempt, log_available
 from gh_jobs_async.testing._logs import LogSpec, log_sha256
+from gh_jobs_async.testing._rungen import RunMeta, build_run
 
-__all__ = ["FIRST_JOB_ID", "FIRST_RUN_ID", "FakeRun", "JobRecord", "JobStore", "LogState"]
+__all__ = [
+    "FIRST_JOB_ID",
+    "FIRST_RUN_ID",
+    "FakeRun",
+    "JobRecord",
+    "JobStore",
+    "LogState",
+    "RunOptions",
+]
 
 FIRST_RUN_ID = 7_000_000_001
 FIRST_JOB_ID = 20_000_000_001
@@ -73,11 +83,21 @@ class JobRecord:
     sha256: str | None = None
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """What started a run and which workflow it belongs to (see `FakeGitHub.add_run`)."""
+
+    event: str = "push"
+    workflow_path: str = ".github/workflows/ci.yml"
+    actor: str = "octocat"
+
+
 @dataclass
 class _Run:
     owner: str
     repo: str
     attempts: list[list[int]] = field(default_factory=list)
+    meta: RunMeta | None = None
 
 
 def _key(owner: str, repo: str) -> tuple[str, str]:
@@ -99,6 +119,7 @@ class JobStore:
         self._jobs: dict[int, JobRecord] = {}
         self._blobs: dict[str, int] = {}
         self._pages: dict[tuple[int, str, int, int], tuple[bytes, int]] = {}
+        self._run_numbers: dict[tuple[str, str], int] = {}
 
     def add_run(
         self,
@@ -108,6 +129,7 @@ class JobStore:
         *,
         attempts: int,
         run_id: int | None,
+        options: RunOptions | None = None,
     ) -> FakeRun:
         """Create a run of ``attempts`` attempts per ``blueprint``; see `FakeGitHub.add_run`."""
         if self.api_url is None:
@@ -120,6 +142,7 @@ class JobStore:
         if run_id in self._runs:
             raise ValueError(f"run {run_id} already exists")
         run = _Run(owner, repo)
+        run.meta = self._run_meta(owner, repo, run_id, blueprint, options or RunOptions())
         for attempt in range(1, attempts + 1):
             first = self._next_job
             self._next_job += blueprint.jobs
@@ -139,6 +162,29 @@ class JobStore:
             run.attempts.append([int(job["id"]) for job in jobs])
         self._runs[run_id] = run
         return self.fake_run(run_id)
+
+    def _run_meta(
+        self, owner: str, repo: str, run_id: int, blueprint: JobBlueprint, options: RunOptions
+    ) -> RunMeta:
+        assert self.api_url is not None  # noqa: S101 - checked by add_run
+        key = _key(owner, repo)
+        self._run_numbers[key] = number = self._run_numbers.get(key, 0) + 1
+        path = options.workflow_path
+        return RunMeta(
+            api_url=self.api_url,
+            html_origin=self.html_origin,
+            owner=owner,
+            repo=repo,
+            run_id=run_id,
+            run_number=number,
+            workflow_name=blueprint.workflow_name,
+            workflow_id=int(hashlib.sha256(path.encode()).hexdigest()[:7], 16),
+            workflow_path=path,
+            event=options.event,
+            head_branch=blueprint.head_branch,
+            actor=options.actor,
+            seed=self.seed,
+        )
 
     def _store(self, job: JSONDict, log: LogSpec, run: _Run, run_id: int, attempt: int) -> None:
         job_id = int(job["id"])
@@ -196,6 +242,19 @@ class JobStore:
         """How many attempts the run has."""
         return len(self._runs[run_id].attempts)
 
+    def run_dict(self, run_id: int, attempt: int | None = None) -> JSONDict:
+        """The run as ``GET .../runs/{id}`` (latest attempt) or ``.../attempts/{n}`` serves it.
+
+        Built from the attempt's jobs as they are now; KeyError for an unknown run or
+        attempt.
+        """
+        run = self._runs[run_id]
+        number = len(run.attempts) if attempt is None else attempt
+        if not 1 <= number <= len(run.attempts) or run.meta is None:
+            raise KeyError(f"run {run_id} has no attempt {attempt}")
+        jobs = [self._jobs[job_id].job for job_id in run.attempts[number - 1]]
+        return build_run(run.meta, jobs, number)
+
     # -- serialised bodies ---------------------------------------------------------------
 
     def job_body(self, rec: JobRecord) -> bytes:
@@ -203,6 +262,10 @@ class JobStore:
         if rec.body is None:
             rec.body = _dumps(rec.job)
         return rec.body
+
+    def run_body(self, run_id: int, attempt: int | None = None) -> bytes:
+        """The JSON body of `run_dict` (cheap enough to build per request)."""
+        return _dumps(self.run_dict(run_id, attempt))
 
     def page_body(self, run_id: int, selector: str, per_page: int, page: int) -> tuple[bytes, int]:
         """(JSON body, total_count) of one listing page, cached until a job changes."""

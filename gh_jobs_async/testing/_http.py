@@ -36,6 +36,7 @@ __all__ = [
     "DOCS_JOB",
     "DOCS_LOGS",
     "DOCS_RATE",
+    "DOCS_RUN",
     "JSON_TYPE",
     "RequestIds",
     "UrlSigner",
@@ -57,6 +58,7 @@ DOCS_LOGS = (
     "https://docs.github.com/rest/actions/workflow-jobs#download-job-logs-for-a-workflow-run"
 )
 DOCS_RATE = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+DOCS_RUN = "https://docs.github.com/rest/actions/workflow-runs#get-a-workflow-run"
 _UNICORN = (
     b"<!DOCTYPE html>\n<html><head><title>Unicorn! &middot; GitHub</title></head>"
     b"<body><h1>No server is currently available to service your request.</h1>"

@@ -18,14 +18,14 @@ import base64
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from gh_jobs_async.testing._logs import LogSpec
+from gh_jobs_async.testing._rungen import run_basics
 
 __all__ = ["JobBlueprint", "build_attempt", "default_name", "log_available"]
 
-_EPOCH = datetime(2020, 1, 20, 17, 42, 40, tzinfo=UTC)
 _FIXED = ("lint", "typecheck", "docs")
 _OSES = ("ubuntu-latest", "windows-latest", "macos-14", "ubuntu-24.04-arm")
 _PYTHONS = ("3.11", "3.12", "3.13")
@@ -134,9 +134,7 @@ def build_attempt(
     seed: int,
 ) -> tuple[list[JSONDict], list[LogSpec]]:
     """Job dicts and log specs of attempt ``attempt``, ids from ``first_job_id`` upwards."""
-    run_rng = random.Random(f"gh-jobs-fake:{seed}:run:{run_id}")
-    head_sha = f"{run_rng.getrandbits(160):040x}"
-    run_start = _EPOCH + timedelta(seconds=run_rng.randrange(2 * 365 * 86400))
+    head_sha, run_start = run_basics(seed, run_id)
     shared = _Attempt(
         blueprint=blueprint,
         repo_api=f"{api_url}/repos/{owner}/{repo}",

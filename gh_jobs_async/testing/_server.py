@@ -22,7 +22,7 @@ from gh_jobs_async.testing._api import ApiHandler
 from gh_jobs_async.testing._blob import BlobHandler
 from gh_jobs_async.testing._config import FakeConfig, FakeStats
 from gh_jobs_async.testing._context import ServerContext
-from gh_jobs_async.testing._data import FakeRun, JobStore, LogState
+from gh_jobs_async.testing._data import FakeRun, JobStore, LogState, RunOptions
 from gh_jobs_async.testing._faults import Fault, FaultPlan
 from gh_jobs_async.testing._http import UrlSigner, blob_path
 from gh_jobs_async.testing._jobgen import JobBlueprint
@@ -189,12 +189,17 @@ class FakeGitHub:
         statuses: Sequence[str] | None = None,
         workflow_name: str | None = "CI",
         head_branch: str | None = "main",
+        event: str = "push",
+        workflow_path: str = ".github/workflows/ci.yml",
+        actor: str = "octocat",
     ) -> FakeRun:
         """Create a run with ``attempts`` attempts of ``jobs`` jobs each.
 
         ``conclusions``, ``names``, ``statuses`` and a sequence ``log_size`` are cycled over
         the jobs of each attempt (attempts share names, get fresh ids). ``run_id`` defaults
-        to the next id of a counter; reusing one raises `ValueError`.
+        to the next id of a counter; reusing one raises `ValueError`. ``event``,
+        ``workflow_path`` and ``actor`` show in the run (`run_dict`), whose status and
+        conclusion follow its jobs.
         """
         if not conclusions or names == [] or statuses == [] or log_size == []:
             raise ValueError("conclusions, names, statuses and log_size must not be empty")
@@ -211,11 +216,19 @@ class FakeGitHub:
             head_branch=head_branch,
         )
         store = self._require_started().store
-        return store.add_run(owner, repo, blueprint, attempts=attempts, run_id=run_id)
+        options = RunOptions(event=event, workflow_path=workflow_path, actor=actor)
+        return store.add_run(
+            owner, repo, blueprint, attempts=attempts, run_id=run_id, options=options
+        )
 
     def run(self, run_id: int) -> FakeRun:
         """The run as it is now (copies of its jobs); KeyError if unknown."""
         return self._ctx.store.fake_run(run_id)
+
+    def run_dict(self, run_id: int, attempt: int | None = None) -> JSONDict:
+        """The run exactly as ``GET .../actions/runs/{run_id}`` serves it now (its latest
+        attempt), or as ``.../attempts/{attempt}`` does; KeyError if unknown."""
+        return self._ctx.store.run_dict(run_id, attempt)
 
     def jobs_for(
         self,

@@ -127,7 +127,8 @@ async def test_unknown_things_are_404(fake: FakeGitHub, call: Call) -> None:
         f"{REPO}/jobs/1",
         f"{REPO}/jobs/{job_id}/",
         f"{REPO}/runs/1/jobs",
-        f"{REPO}/runs/{run.run_id}",
+        f"{REPO}/runs/{run.run_id}/logs",
+        f"{REPO}/runs/{run.run_id}/",
         "/",
         "/rate_limit",
     ):

@@ -28,6 +28,7 @@ from gh_jobs_async import (
     SecondaryRateLimitError,
     Step,
     StepStatus,
+    WorkflowRun,
 )
 
 
@@ -36,6 +37,10 @@ async def client_methods(token: str | None, session: aiohttp.ClientSession) -> N
     async with Client(token, base_url="https://ghe.example.com/api/v3", session=session) as gh:
         assert_type(gh, Client)
         assert_type(await gh.get_job("octo-org", "octo-repo", 1), Job)
+        run = await gh.get_run("octo-org", "octo-repo", 2, attempt=1)
+        assert_type(run, WorkflowRun)
+        assert_type(run.created_at, datetime)
+        assert_type(run.run_attempt, int | None)
 
         stream = gh.list_jobs("octo-org", "octo-repo", 2, filter="all", per_page=100)
         assert_type(stream, JobStream)
