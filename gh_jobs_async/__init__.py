@@ -10,6 +10,7 @@ from ._client import Client
 from ._created import CreatedRange
 from ._harvest import LogBatch
 from ._paginate import JobStream
+from ._runs import RunStream
 from ._version import __version__
 from .exceptions import (
     ApiError,
@@ -105,6 +106,7 @@ __all__ = [
     "RunPullRequest",
     "RunRepository",
     "RunStatus",
+    "RunStream",
     "RunUser",
     "RunsCapError",
     "SecondaryRateLimitError",

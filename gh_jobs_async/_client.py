@@ -16,10 +16,12 @@ from typing import Self
 import aiohttp
 
 from . import _sansio
+from ._created import CreatedInput, RunFilters, parse_created
 from ._files import DEFAULT_NAMING, Namer, Naming
 from ._harvest import Fetcher, LogBatch, summarize
 from ._logs import JobsInput, ProgressHook, logs_url, resolve_location, target_for
 from ._paginate import JobStream, fetch_page
+from ._runs import RunStream
 from ._session import Session, SessionConfig, make_ssl_context
 from .exceptions import ClientClosedError, InvalidArgumentError
 from .models import (
@@ -249,6 +251,64 @@ class Client:
         self._check_open()
         answer = await self._session.request(url)
         return decode_run(answer.body)
+
+    def list_runs(
+        self,
+        owner: str,
+        repo: str,
+        *,
+        workflow: int | str | None = None,
+        branch: str | None = None,
+        event: str | None = None,
+        status: str | None = None,
+        actor: str | None = None,
+        head_sha: str | None = None,
+        created: CreatedInput = None,
+        exclude_pull_requests: bool = False,
+        per_page: int = 100,
+    ) -> RunStream:
+        """Stream every workflow run matching the filters, each once, newest first.
+
+        ``workflow`` (an id or a file name like ``"ci.yml"``) lists
+        ``GET .../actions/workflows/{workflow}/runs``, else ``GET .../actions/runs``.
+        ``status`` is a status or a conclusion (``"failure"``, ``"startup_failure"``...).
+        ``created`` is an aware ``datetime`` or a ``date`` (that moment or UTC day
+        onwards), a ``(since, until)`` pair (either may be ``None``; both inclusive, to
+        the second), a GitHub qualifier such as ``">=2026-01-01"`` or
+        ``"2026-01-01..2026-01-31"``, or a :class:`CreatedRange`; a naive datetime is an
+        error. A search reaches at most 1,000 runs on GitHub: past that the ``created``
+        range is split in halves on whole seconds (probed concurrently) until each fits,
+        so every match is listed; more than 1,000 runs in one second raise
+        :class:`~gh_jobs_async.RunsCapError`. Arguments are checked now, before any
+        request; requests start with the iteration.
+        """
+        owner = _sansio.validate_owner(owner)
+        repo = _sansio.validate_repo(repo)
+        filters = RunFilters.create(
+            workflow=workflow,
+            branch=branch,
+            event=event,
+            status=status,
+            actor=actor,
+            head_sha=head_sha,
+            exclude_pull_requests=exclude_pull_requests,
+        )
+        window = parse_created(created)
+        per_page = _sansio.validate_per_page(per_page)
+        segments: tuple[str | int, ...] = ("repos", owner, repo, "actions")
+        if filters.workflow is None:
+            segments += ("runs",)
+        else:
+            segments += ("workflows", filters.workflow, "runs")
+        self._check_open()
+        return RunStream(
+            self._session,
+            segments,
+            filters,
+            window,
+            per_page=per_page,
+            batch=max(2, 2 * self._session.limiter.maximum),
+        )
 
     def _jobs_url(
         self,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 import attrs
@@ -32,6 +33,7 @@ __all__ = [
     "format_instant",
     "over_cap",
     "pages_for",
+    "partition",
     "parse_created",
     "probe_per_page",
 ]
@@ -143,6 +145,37 @@ class Window:
             return None
         until = min(self.until, _floor_second(newest))
         return Window(self.since, until) if self.since <= until else None
+
+
+#: Runs a first cut aims to put in each slice: well under the cap, so that a slice's first
+#: request can be a full page (the listing's first) rather than a probe.
+TARGET = 600
+
+
+def partition(window: Window, total_count: int, sample: Sequence[datetime]) -> list[Window]:
+    """The first cut of a window over the cap, newest first, sharing no second.
+
+    ``sample`` is the ``created_at`` of the runs of its first page (newest first): at
+    the density they show, slices of about :data:`TARGET` runs are cut back from the
+    window's end, enough for ``total_count`` runs, and whatever of the window is older
+    becomes one more slice. Without a usable sample (fewer than two runs, or all in one
+    second) the window is halved. A slice that turns out over the cap is halved later.
+    """
+    if len(sample) < 2 or sample[0] <= sample[-1]:
+        return list(window.halves(total_count))
+    per_run = (sample[0] - sample[-1]) / (len(sample) - 1)
+    length = max(1, math.ceil(TARGET * per_run / _SECOND))
+    slices: list[Window] = []
+    until = window.until
+    for _ in range(math.ceil(total_count / TARGET)):
+        if until < window.since:
+            break
+        since = max(window.since, until - (length - 1) * _SECOND)
+        slices.append(Window(since, until))
+        until = since - _SECOND
+    if until >= window.since:
+        slices.append(Window(window.since, until))
+    return slices
 
 
 def over_cap(total_count: int) -> bool:

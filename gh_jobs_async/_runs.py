@@ -18,17 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
 import attrs
 
 from ._created import (
     CAP,
+    TARGET,
     CreatedRange,
     RunFilters,
     Window,
     over_cap,
     pages_for,
+    partition,
     probe_per_page,
 )
 from ._session import Session
@@ -157,7 +159,7 @@ class RunStream(AsyncIterator[WorkflowRun]):
 
     # ------------------------------------------------------------------ the listing
 
-    async def _generate(self) -> AsyncIterator[WorkflowRun]:
+    async def _generate(self) -> AsyncGenerator[WorkflowRun, None]:
         created = self._created.qualifier()
         first = await self._page(created, per_page=self._per_page, page=1)
         assert first is not None  # noqa: S101 - page 1 is never "limited"
@@ -215,7 +217,10 @@ class RunStream(AsyncIterator[WorkflowRun]):
         if window is None:
             return
         if over_cap(first.total_count):
-            leaves = await self._split(window, first.total_count)
+            sample = [run.created_at for run in first.runs]
+            slices = partition(window, first.total_count, sample)
+            parts = await asyncio.gather(*(self._resolve(part, TARGET) for part in slices))
+            leaves = [leaf for part in parts for leaf in part]
         else:
             keep = first if len(first.runs) == min(first.total_count, self._per_page) else None
             leaves = [_Leaf(window, first.total_count, keep, whole.qualifier())]

@@ -45,7 +45,9 @@ class FakeConfig:
     that are already expired (handy in tests). ``penalty_grace`` is how long after a
     secondary-limit answer requests still count as sent before the client could see it.
     With ``ssl_context`` (a server-side `ssl.SSLContext` whose certificate covers both
-    hosts) both origins serve HTTPS.
+    hosts) both origins serve HTTPS. The runs listings reach at most ``runs_search_cap``
+    runs of a search (any filter; later pages are empty) and refuse, with a 422, a page of
+    an unfiltered listing that starts past ``runs_unfiltered_limit`` runs.
     """
 
     token: str = field(default=DEFAULT_TOKEN, repr=False)
@@ -74,6 +76,8 @@ class FakeConfig:
     fault_rate_reset: float = 0.0
     fault_rate_truncate: float = 0.0
     seed: int = 0
+    runs_search_cap: int = 1000
+    runs_unfiltered_limit: int = 40_000
 
     def __post_init__(self) -> None:
         """Reject values the server could not honour."""
@@ -103,8 +107,15 @@ class FakeConfig:
                 raise ValueError(f"{name} must be within [0, 1]")
         if self.ssl_context is not None and not isinstance(self.ssl_context, ssl.SSLContext):
             raise ValueError("ssl_context must be an ssl.SSLContext or None")
+        _check_positive(self, ("runs_search_cap", "runs_unfiltered_limit"))
         if self.link_origin is not None and self.link_origin.endswith("/"):
             raise ValueError("link_origin must not end with '/'")
+
+
+def _check_positive(config: FakeConfig, names: tuple[str, ...]) -> None:
+    for name in names:
+        if getattr(config, name) < 1:
+            raise ValueError(f"{name} must be positive")
 
 
 class RequestRecord(NamedTuple):

@@ -15,6 +15,7 @@ client so that the fake stays an oracle:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -89,6 +90,7 @@ def is_filtered(query: Mapping[str, str]) -> bool:
     return any(name in query for name in FILTERS)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _epoch(timestamp: str) -> int:
     return int(datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp())
 
