@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
@@ -18,6 +19,7 @@ from gh_jobs_async._created import (
     over_cap,
     pages_for,
     parse_created,
+    partition,
     probe_per_page,
 )
 
@@ -212,3 +214,35 @@ def test_the_cap_decisions() -> None:
     assert pages_for(1000, 100) == 10
     assert pages_for(5000, 100) == 10  # only the cap is reachable
     assert pages_for(101, 30) == 4
+
+
+def test_a_first_cut_follows_the_density_of_the_first_page() -> None:
+    """Slices of about TARGET runs at the first page's density, newest first, then the rest."""
+    window = Window(FLOOR, T0 + 99_999 * S)
+    sample = [T0 + (99_999 - 10 * i) * S for i in range(100)]  # one run every 10 s
+    slices = partition(window, 1800, sample)
+    assert slices[0] == Window(T0 + (99_999 - 5999) * S, T0 + 99_999 * S)  # 600 runs x 10 s
+    assert len(slices) == 4  # three of 600 runs, then everything older
+    assert slices[-1].since == FLOOR
+    for newer, older in itertools.pairwise(slices):
+        assert newer.since == older.until + S
+
+
+@given(
+    length=st.integers(min_value=2, max_value=10**7),
+    total=st.integers(min_value=CAP + 1, max_value=10**6),
+    gaps=st.lists(st.integers(min_value=0, max_value=10**4), min_size=0, max_size=120),
+)
+def test_any_first_cut_partitions_the_window(length: int, total: int, gaps: list[int]) -> None:
+    """Whatever the sample, the slices cover the window exactly, newest first, disjoint."""
+    window = Window(T0, T0 + (length - 1) * S)
+    sample, moment = [], window.until
+    for gap in gaps:
+        moment -= gap * S
+        sample.append(max(moment, T0))
+    slices = partition(window, total, sample)
+    assert slices[0].until == window.until
+    assert slices[-1].since == window.since
+    for newer, older in itertools.pairwise(slices):
+        assert newer.since == older.until + S
+    assert sum(part.seconds for part in slices) == window.seconds
