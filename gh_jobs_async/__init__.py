@@ -11,6 +11,7 @@ from ._created import CreatedRange
 from ._harvest import LogBatch
 from ._paginate import JobStream
 from ._runs import RunStream
+from ._selection import JobSelection
 from ._version import __version__
 from .exceptions import (
     ApiError,
@@ -81,6 +82,7 @@ __all__ = [
     "InvalidArgumentError",
     "Job",
     "JobConclusion",
+    "JobSelection",
     "JobStatus",
     "JobStream",
     "JobsPage",

@@ -8,7 +8,7 @@ import os
 import re
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -22,6 +22,7 @@ from ._harvest import Fetcher, LogBatch, summarize
 from ._logs import JobsInput, ProgressHook, logs_url, resolve_location, target_for
 from ._paginate import JobStream, fetch_page
 from ._runs import RunStream
+from ._selection import JobSelection, RunLedger, RunsInput, check_runs
 from ._session import Session, SessionConfig, make_ssl_context
 from .exceptions import ClientClosedError, InvalidArgumentError
 from .models import (
@@ -485,11 +486,54 @@ class Client:
             fetcher, jobs, Path(os.fspath(dest_dir)), namer=namer, concurrency=concurrency
         )
 
+    # ------------------------------------------------------------ run selection
+
+    def select_jobs(
+        self,
+        owner: str,
+        repo: str,
+        runs: RunsInput,
+        dest_dir: str | os.PathLike[str],
+        *,
+        filter: str = "latest",
+        attempt: int | None = None,
+        only_failed: bool = False,
+        on_run: Callable[[int], None] | None = None,
+        on_done: Callable[[], None] | None = None,
+    ) -> JobSelection:
+        """The jobs of ``runs`` for a harvest into ``dest_dir``, one run after another.
+
+        ``runs`` is one run id or ``WorkflowRun``, or any iterable or async iterable of
+        them (a :meth:`list_runs` stream feeds it directly). Each run's jobs are listed
+        with ``filter`` / ``attempt``; ``only_failed`` keeps those that concluded
+        ``failure`` or ``timed_out``. Runs ``dest_dir`` finished before with the same
+        selection are not listed again (see :class:`JobSelection`); pass every result
+        of the harvest to :meth:`JobSelection.record` so that finished runs are
+        remembered. :meth:`harvest` does all of this.
+        """
+        _sansio.validate_owner(owner)
+        _sansio.validate_repo(repo)
+        check_runs(runs)
+        self._jobs_url(owner, repo, 1, filter=filter, attempt=attempt, per_page=100, page=None)
+        if not isinstance(only_failed, bool):
+            raise InvalidArgumentError("only_failed", only_failed, "expected True or False")
+        self._check_open()
+        selection = f"attempt={attempt}" if attempt is not None else filter
+        ledger = RunLedger(Path(os.fspath(dest_dir)), selection, only_failed)
+        return JobSelection(
+            lambda run_id: self.list_jobs(owner, repo, run_id, filter=filter, attempt=attempt),
+            runs,
+            ledger,
+            only_failed=only_failed,
+            on_run=on_run,
+            on_done=on_done,
+        )
+
     async def harvest(
         self,
         owner: str,
         repo: str,
-        run_id: int,
+        runs: RunsInput,
         dest_dir: str | os.PathLike[str],
         *,
         filter: str = "latest",
@@ -500,28 +544,28 @@ class Client:
         max_attempts: int = 4,
         progress: ProgressHook | None = None,
     ) -> HarvestSummary:
-        """List a run's jobs and download their logs as one pipeline.
+        """List the jobs of one or many runs and download their logs as one pipeline.
 
-        Downloads start while later pages are still being listed. With
-        ``only_failed``, only jobs that concluded ``failure`` or ``timed_out``
-        are harvested. Returns counts per status, bytes, seconds and failures.
+        ``runs`` is one run id, or any iterable or async iterable of run ids or
+        ``WorkflowRun``s (e.g. ``client.list_runs(owner, repo, status="failure")``);
+        their jobs flow through one pool of downloads and one summary. Downloads start
+        while later pages and runs are still being listed. With ``only_failed``, only
+        jobs that concluded ``failure`` or ``timed_out`` are harvested. ``dest_dir``
+        remembers the runs it finished (every job completed, every log on disk): a
+        second harvest does not list their jobs again, and counts their logs as
+        skipped. Returns counts per status, bytes, seconds and failures.
         """
-        stream = self.list_jobs(owner, repo, run_id, filter=filter, attempt=attempt)
-        jobs: JobsInput = _failed_only(stream) if only_failed else stream
+        selection = self.select_jobs(
+            owner, repo, runs, dest_dir, filter=filter, attempt=attempt, only_failed=only_failed
+        )
         batch = self.download_logs(
             owner,
             repo,
-            jobs,
+            selection,
             dest_dir,
             concurrency=concurrency,
             naming=naming,
             max_attempts=max_attempts,
             progress=progress,
         )
-        return await summarize(batch)
-
-
-async def _failed_only(stream: JobStream) -> AsyncIterator[Job]:
-    async for job in stream:
-        if job.conclusion in FAILED_CONCLUSIONS:
-            yield job
+        return await summarize(batch, on_result=selection.record)
