@@ -263,6 +263,8 @@ class FakeGitHub:
             raise ValueError("count, failed, cancelled and in_progress must not be negative")
         if failed + cancelled + in_progress > count:
             raise ValueError("failed + cancelled + in_progress must not exceed count")
+        if jobs < 1 and failed + cancelled + in_progress:
+            raise ValueError("a run without jobs always succeeds: give jobs >= 1")
         store = self._require_started().store
         plan = plan_runs(
             random.Random(f"gh-jobs-fake:{self.config.seed}:runs:{owner}/{repo}:{count}"),
