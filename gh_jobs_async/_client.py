@@ -527,6 +527,7 @@ class Client:
             only_failed=only_failed,
             on_run=on_run,
             on_done=on_done,
+            lookahead=self._session.limiter.maximum,
         )
 
     async def harvest(

@@ -226,7 +226,9 @@ class JobSelection(AsyncIterator[Job]):
     recorded jobs are handed on, for the manifest to find intact). ``on_run`` hears how
     many jobs each run brings, when known (a listing's ``total_count`` unless only
     failed jobs are taken; a finished run's recorded count); ``on_done`` that every run
-    is listed. ``runs_listed`` and ``runs_remembered`` count the runs.
+    is listed. Up to ``lookahead`` runs are listed concurrently (each run's jobs are
+    collected before they are handed on). ``runs_listed`` and ``runs_remembered`` count
+    the runs.
     """
 
     def __init__(
@@ -238,8 +240,10 @@ class JobSelection(AsyncIterator[Job]):
         only_failed: bool,
         on_run: Callable[[int], None] | None = None,
         on_done: Callable[[], None] | None = None,
+        lookahead: int = 10,
     ) -> None:
         self._list_jobs = list_jobs
+        self._lookahead = max(1, lookahead)
         self._runs = runs
         self._ledger = ledger
         self._only_failed = only_failed
@@ -280,39 +284,54 @@ class JobSelection(AsyncIterator[Job]):
     async def _generate(self) -> AsyncGenerator[Job, None]:
         await asyncio.to_thread(self._ledger.load)
         seen: set[int] = set()
+        batch: list[tuple[int, WorkflowRun | None]] = []
         async for item in _each_run(self._runs):
             run_id, run = _run_of(item)
             if run_id in seen:
                 continue
             seen.add(run_id)
             remembered = self._ledger.finished(run_id, run)
-            if remembered is not None:
-                self.runs_remembered += 1
-                if self._on_run is not None:
-                    self._on_run(len(remembered))
-                for job in remembered:
-                    yield job
+            if remembered is None:
+                batch.append((run_id, run))
+                if len(batch) >= self._lookahead:
+                    async for job in self._list_batch(batch):
+                        yield job
+                    batch = []
                 continue
-            self.runs_listed += 1
-            async for job in self._listed(run_id, run):
+            self.runs_remembered += 1
+            if self._on_run is not None:
+                self._on_run(len(remembered))
+            for job in remembered:
                 yield job
+        async for job in self._list_batch(batch):
+            yield job
         if self._on_done is not None:
             self._on_done()
 
-    async def _listed(self, run_id: int, run: WorkflowRun | None) -> AsyncIterator[Job]:
+    async def _list_batch(self, batch: list[tuple[int, WorkflowRun | None]]) -> AsyncIterator[Job]:
+        """The jobs of several runs, listed concurrently (each listing ends before the first
+        job is handed on: no task outlives this call's awaits), then handed on run by run."""
+        if not batch:
+            return
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(self._collect(run_id)) for run_id, _ in batch]
+        for (run_id, run), task in zip(batch, tasks, strict=True):
+            self.runs_listed += 1
+            total, jobs = task.result()
+            if self._on_run is not None and not self._only_failed:
+                self._on_run(total)  # total_count counts every job, not the failed ones
+            self._progress.begin(run_id)
+            for job in jobs:
+                self._progress.see(run_id, job)
+                if self._only_failed and job.conclusion not in FAILED_CONCLUSIONS:
+                    continue
+                self._progress.expect(run_id, job)
+                yield job
+            finished = self._progress.listed(run_id, run_completed=run is None or run.completed)
+            if finished is not None:
+                await self._finish(finished)
+
+    async def _collect(self, run_id: int) -> tuple[int, list[Job]]:
         stream = self._list_jobs(run_id)
-        self._progress.begin(run_id)
-        announced = self._only_failed  # total_count counts every job, not the failed ones
-        async for job in stream:
-            if not announced:
-                announced = True
-                if self._on_run is not None:
-                    self._on_run(stream.total_count or 0)
-            self._progress.see(run_id, job)
-            if self._only_failed and job.conclusion not in FAILED_CONCLUSIONS:
-                continue
-            self._progress.expect(run_id, job)
-            yield job
-        finished = self._progress.listed(run_id, run_completed=run is None or run.completed)
-        if finished is not None:
-            await self._finish(finished)
+        jobs = await stream.collect()
+        return stream.total_count or 0, jobs

@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--logs-mode", choices=("redirect", "same_origin", "inline"), default="redirect")
     add("--no-auth", action="store_true", help="accept requests without a token")
     add("--seed", type=int, default=0, help="data seed (default: %(default)s)")
+    add("--history", type=int, default=0, help="also N runs over the last days, for listings")
+    add("--history-days", type=float, default=90.0, help="days the history spans (default: 90)")
+    add("--history-failed", type=int, default=0, help="runs of the history that failed")
     return parser
 
 
@@ -74,14 +77,21 @@ async def serve_forever(
     log_size: int = 4096,
     stop: asyncio.Event | None = None,
     out: TextIO | None = None,
+    history: int = 0,
+    history_days: float = 90.0,
+    history_failed: int = 0,
 ) -> None:
-    """Serve a fake with ``runs`` runs until ``stop`` is set (or the task is cancelled).
+    """Serve a fake with ``runs`` runs until ``stop`` is set (or the task is cancelled);
+    ``history`` more runs (``history_failed`` of them failed) over the last ``history_days``
+    days, created before them, fill the runs listings.
 
     Prints the API URL, blob URL, token, the runs created and example ``curl`` commands to
     ``out`` (default: standard output) once the fake is listening.
     """
     out = sys.stdout if out is None else out
     async with FakeGitHub(config) as fake:
+        if history:
+            fake.add_runs(owner, repo, count=history, days=history_days, failed=history_failed)
         created = [
             fake.add_run(owner, repo, jobs=jobs, attempts=attempts, log_size=log_size)
             for _ in range(runs)
@@ -89,6 +99,12 @@ async def serve_forever(
         print(f"API URL:  {fake.api_url}", file=out)
         print(f"Blob URL: {fake.blob_url}", file=out)
         print(f"Token:    {fake.token}", file=out)
+        if history:
+            print(
+                f"History:  {owner}/{repo} {history} runs over {history_days:g} days "
+                f"({history_failed} failed)",
+                file=out,
+            )
         for run in created:
             print(
                 f"Run:      {owner}/{repo} run_id={run.run_id} attempts={attempts} "
@@ -123,6 +139,9 @@ async def _serve_until_signalled(args: argparse.Namespace) -> None:
         attempts=args.attempts,
         log_size=args.log_size,
         stop=stop,
+        history=args.history,
+        history_days=args.history_days,
+        history_failed=args.history_failed,
     )
 
 
