@@ -44,6 +44,7 @@ def _stats(fake: FakeGitHub) -> dict[str, Any]:
     stats = fake.stats
     out: dict[str, Any] = {name: getattr(stats, name) for name in STAT_FIELDS}
     out["log_downloads"] = dict(stats.log_downloads)
+    out["blob_bytes_by_job"] = dict(stats.blob_bytes_by_job)
     return out
 
 

@@ -6,9 +6,14 @@
 
 import logging
 
+from ._appauth import AppAuth, InstallationAuth
+from ._auth import Auth, ProvidedToken, ProviderAuth, TokenAuth
 from ._client import Client
 from ._created import CreatedRange
 from ._harvest import LogBatch
+from ._logread import LogReader
+from ._logsteps import StepLog, split_steps
+from ._logtext import LogLine, strip_ansi
 from ._paginate import JobStream
 from ._runs import RunStream
 from ._selection import JobSelection
@@ -22,6 +27,7 @@ from .exceptions import (
     GoneError,
     IncompleteLogError,
     InvalidArgumentError,
+    LogChangedError,
     LogDownloadError,
     LogsGoneError,
     LogsNotAvailableError,
@@ -69,6 +75,8 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "ApiError",
+    "AppAuth",
+    "Auth",
     "Client",
     "ClientClosedError",
     "CommitPerson",
@@ -79,6 +87,7 @@ __all__ = [
     "GoneError",
     "HarvestSummary",
     "IncompleteLogError",
+    "InstallationAuth",
     "InvalidArgumentError",
     "Job",
     "JobConclusion",
@@ -87,9 +96,12 @@ __all__ = [
     "JobStream",
     "JobsPage",
     "LogBatch",
+    "LogChangedError",
     "LogDownloadError",
     "LogEvent",
+    "LogLine",
     "LogLocation",
+    "LogReader",
     "LogResult",
     "LogStatus",
     "LogUrlExpiredError",
@@ -97,6 +109,8 @@ __all__ = [
     "LogsNotAvailableError",
     "NotFoundError",
     "PrimaryRateLimitError",
+    "ProvidedToken",
+    "ProviderAuth",
     "PullRequestRef",
     "PullRequestRepo",
     "RateLimit",
@@ -114,12 +128,16 @@ __all__ = [
     "SecondaryRateLimitError",
     "ServerError",
     "Step",
+    "StepLog",
     "StepStatus",
     "TLSError",
+    "TokenAuth",
     "TransportError",
     "UnauthorizedError",
     "UnsafeURLError",
     "ValidationFailedError",
     "WorkflowRun",
+    "split_steps",
+    "strip_ansi",
     "__version__",
 ]

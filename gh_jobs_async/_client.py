@@ -16,10 +16,15 @@ from typing import Self
 import aiohttp
 
 from . import _sansio
+from ._appauth import AppAuth
+from ._auth import Auth
 from ._created import CreatedInput, RunFilters, parse_created
 from ._files import DEFAULT_NAMING, Namer, Naming
 from ._harvest import Fetcher, LogBatch, summarize
+from ._logread import LogReader
+from ._logread import tail_log as _tail_log
 from ._logs import JobsInput, ProgressHook, logs_url, resolve_location, target_for
+from ._logtext import DEFAULT_MAX_LINE, LogLine
 from ._paginate import JobStream, fetch_page
 from ._runs import RunStream
 from ._selection import JobSelection, RunLedger, RunsInput, check_runs
@@ -96,6 +101,21 @@ def _check_token(token: object) -> str | None:
     return token
 
 
+def _check_auth(auth: object, token: str | None) -> None:
+    if auth is None:
+        return
+    if not isinstance(auth, Auth):
+        raise InvalidArgumentError(
+            "auth", f"<{type(auth).__name__}>", "expected an auth from gh_jobs_async.auth"
+        )
+    if token is not None:
+        raise InvalidArgumentError("auth", auth, "give token= or auth=, not both")
+    if isinstance(auth, AppAuth):
+        raise InvalidArgumentError(
+            "auth", auth, "an App's JWT opens only /app endpoints: pass app.installation(...)"
+        )
+
+
 class Client:
     """An asyncio client for GitHub's workflow-jobs endpoints.
 
@@ -105,6 +125,12 @@ class Client:
     requests in flight) and one pacer (at most ``requests_per_minute`` requests
     in any 60 s window; ``None`` turns pacing off). The library never reads
     environment variables: pass the token explicitly.
+
+    ``auth=`` replaces ``token=`` with an auth object from :mod:`gh_jobs_async.auth`
+    (a provider, or a GitHub App installation whose tokens renew themselves); it is
+    consulted on every request and told about 401s. Giving both is an
+    :class:`~gh_jobs_async.InvalidArgumentError`. A renewal keeps the limiter, the
+    pacer and every rate-limit pause: the budget follows the identity.
 
     ``base_url`` is ``https://api.github.com`` or a GitHub Enterprise Server
     root such as ``https://ghe.example.com/api/v3``. ``ca_bundle`` adds a CA
@@ -117,6 +143,7 @@ class Client:
         self,
         token: str | None = None,
         *,
+        auth: Auth | None = None,
         base_url: str = _sansio.DEFAULT_BASE_URL,
         max_concurrency: int = 10,
         requests_per_minute: int | None = 900,
@@ -133,7 +160,10 @@ class Client:
         clock: Callable[[], float] | None = None,
     ) -> None:
         token = _check_token(token)
+        _check_auth(auth, token)
         api = _sansio.parse_base_url(base_url)
+        if auth is not None:
+            auth.bind(api)  # an App belongs to one host: raises for another
         _positive("max_concurrency", max_concurrency)
         if max_concurrency > 100:
             raise InvalidArgumentError(
@@ -164,6 +194,7 @@ class Client:
             SessionConfig(
                 api=api,
                 token=token,
+                auth=auth,
                 api_version=api_version,
                 user_agent=user_agent or _sansio.USER_AGENT,
                 max_concurrency=max_concurrency,
@@ -209,6 +240,16 @@ class Client:
     def base_url(self) -> str:
         """The API root requests go to, without a trailing slash."""
         return self._session.api.url
+
+    @property
+    def auth(self) -> Auth:
+        """How this client authenticates (``TokenAuth`` for ``token=``)."""
+        return self._session.auth
+
+    @property
+    def budget_key(self) -> str:
+        """A stable, non-secret name of the rate-limit budget this client spends."""
+        return self._session.budget_key
 
     @property
     def rate_limit(self) -> RateLimit | None:
@@ -439,6 +480,49 @@ class Client:
         self._check_open()
         fetcher = Fetcher(self._session, owner, repo, max_attempts=max_attempts)
         return await fetcher.fetch(job_id, target)
+
+    def open_log(
+        self,
+        owner: str,
+        repo: str,
+        job_id: int,
+        *,
+        max_attempts: int = 4,
+        max_line: int = DEFAULT_MAX_LINE,
+    ) -> LogReader:
+        """Read one job's log as a stream, without writing it: ``async with gh.open_log(...)``.
+
+        The reader gives ``log.chunks()`` (bytes as they arrive), ``log.lines()``
+        (text lines) or ``log.entries()`` (:class:`LogLine` entries, continuation
+        lines joined), once. Memory stays bounded: a line longer than
+        ``max_line`` bytes is cut and flagged. A body that breaks part-way is
+        continued from the byte it stopped at, with a fresh ``Location``, up to
+        ``max_attempts`` requests; the caller sees one unbroken stream. Raises
+        :class:`~gh_jobs_async.LogsNotAvailableError`,
+        :class:`~gh_jobs_async.LogsGoneError`,
+        :class:`~gh_jobs_async.LogChangedError` (the log changed while read) or
+        the last download error, from the iteration.
+        """
+        url = logs_url(self._session, owner, repo, job_id)
+        _positive("max_attempts", max_attempts)
+        _positive("max_line", max_line)
+        self._check_open()
+        return LogReader(self._session, url, job_id, max_attempts=max_attempts, max_line=max_line)
+
+    async def tail_log(self, owner: str, repo: str, job_id: int, lines: int = 100) -> list[LogLine]:
+        """The last ``lines`` entries of a job's log, reading it backwards.
+
+        Learns the size with a one-byte range, then reads windows from the end
+        that double until they hold enough whole entries: the cost is about the
+        size of those entries, not of the log. Entries read from the middle of
+        the log have ``number=None`` (the line count before them is unknown).
+        On a host that ignores ranges the whole log is streamed and its last
+        entries kept. Same errors as :meth:`open_log`.
+        """
+        url = logs_url(self._session, owner, repo, job_id)
+        _non_negative_int("lines", lines)
+        self._check_open()
+        return await _tail_log(self._session, url, job_id, lines)
 
     def download_logs(
         self,

@@ -387,6 +387,11 @@ class PartFile:
         _FADVISE(handle.fileno(), older, self.size - older, os.POSIX_FADV_DONTNEED)
 
     @property
+    def appendable(self) -> bool:
+        """Whether more bytes may still be written: open, not finished, not discarded."""
+        return self._handle is not None and not self.published
+
+    @property
     def sha256(self) -> str:
         """Hex SHA-256 of everything written so far."""
         return self._hash.hexdigest()

@@ -37,6 +37,7 @@ from ._files import (
 from ._logs import (
     JobsInput,
     ProgressHook,
+    Resume,
     Tail,
     blocking,
     finish_verified,
@@ -51,6 +52,7 @@ from ._session import Session
 from .exceptions import (
     GhJobsError,
     InvalidArgumentError,
+    LogChangedError,
     LogDownloadError,
     LogsGoneError,
     LogsNotAvailableError,
@@ -96,38 +98,58 @@ class Fetcher:
         Retryable failures (expired URL, broken body, blob 5xx, transport) are
         retried up to ``max_attempts`` times, each with a freshly resolved
         Location; the last one is raised. Not-available and gone raise at once.
-        The bytes of an attempt that does not end in a published file are taken
-        back with a negative ``"bytes"`` event, so the events sum to the sizes.
+        A body that broke part-way is resumed from the bytes already written
+        (``Range`` with ``If-Match``), so the hash and the size check still
+        cover the whole file; a log that changed meanwhile starts again. The
+        bytes of a file that is not published are taken back with a negative
+        ``"bytes"`` event, so the events sum to the sizes.
         """
         url = logs_url(self.session, self.owner, self.repo, job_id)
         self.emit("started", job_id)
-        for attempt in range(1, self.max_attempts + 1):
-            part = PartFile(target, self.root)
-            try:
-                return await self._attempt(url, job_id, part, relative, attempt)
-            except (GhJobsError, OSError) as exc:
-                if attempt >= self.max_attempts or not _retryable(exc):
-                    raise
-                failure = exc
-            finally:
-                part.discard()  # nothing to do once published; removes any partial file
-                if not part.published and part.reported:
-                    self.emit("bytes", job_id, -part.reported)
-            delay = _sansio.backoff_delay(attempt - 1, base=0.25, cap=10.0)
-            logger.warning(
-                "job %d: %s; retrying with a fresh Location in %.2f s (attempt %d of %d)",
-                job_id,
-                failure,
-                delay,
-                attempt + 1,
-                self.max_attempts,
-            )
-            self.emit("retry", job_id)
-            await self.session.config.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+        part, resume = PartFile(target, self.root), Resume()
+        try:
+            for attempt in range(1, self.max_attempts + 1):
+                try:
+                    return await self._attempt(url, job_id, part, relative, attempt, resume)
+                except (GhJobsError, OSError) as exc:
+                    if attempt >= self.max_attempts or not _retryable(exc):
+                        raise
+                    failure = exc
+                if not _resumable(failure, part):
+                    if isinstance(failure, LogChangedError):
+                        logger.warning("job %d: the log changed; starting again", job_id)
+                    self._drop(part, job_id)
+                    part, resume = PartFile(target, self.root), Resume()
+                delay = _sansio.backoff_delay(attempt - 1, base=0.25, cap=10.0)
+                logger.warning(
+                    "job %d: %s; retrying with a fresh Location in %.2f s (attempt %d of %d)",
+                    job_id,
+                    failure,
+                    delay,
+                    attempt + 1,
+                    self.max_attempts,
+                )
+                self.emit("retry", job_id)
+                await self.session.config.sleep(delay)
+            raise AssertionError("unreachable")  # pragma: no cover
+        finally:
+            self._drop(part, job_id)
 
-    async def _attempt(
-        self, url: str, job_id: int, part: PartFile, relative: Path | None, attempt: int
+    def _drop(self, part: PartFile, job_id: int) -> None:
+        """Delete an unpublished part file and take its reported bytes back."""
+        part.discard()  # nothing to do once published; removes any partial file
+        if not part.published and part.reported:
+            self.emit("bytes", job_id, -part.reported)
+            part.reported = 0
+
+    async def _attempt(  # noqa: PLR0917 - one attempt's whole state
+        self,
+        url: str,
+        job_id: int,
+        part: PartFile,
+        relative: Path | None,
+        attempt: int,
+        resume: Resume,
     ) -> LogResult:
         """One attempt: resolve a fresh Location, stream, verify, record, publish."""
 
@@ -137,9 +159,9 @@ class Fetcher:
 
         location, inline = await resolve_location(self.session, url)
         if inline is not None:
-            tail = write_inline(inline, on_bytes)
+            tail = write_inline(inline, on_bytes, skip=part.size)
         else:
-            tail = await stream_blob(self.session, location, part, job_id, on_bytes)
+            tail = await stream_blob(self.session, location, part, job_id, on_bytes, resume=resume)
         await blocking(self._complete, part, tail, job_id, relative)
         return LogResult(
             job_id=job_id,
@@ -177,6 +199,11 @@ class Fetcher:
             result = LogResult(job_id=work.job_id, status=LogStatus.FAILED, error=exc)
         self.emit("finished", work.job_id, result=result)
         return result
+
+
+def _resumable(exc: BaseException, part: PartFile) -> bool:
+    """Whether the next attempt may continue ``part`` rather than start again."""
+    return part.size > 0 and part.appendable and not isinstance(exc, LogChangedError)
 
 
 def _retryable(exc: BaseException) -> bool:

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 import aiohttp
 import attrs
 
-from . import _sansio
+from . import _logtext, _sansio
 from ._files import PartFile, check_expected_size
 from ._session import MAX_REDIRECTS, Answer, Session
 from .exceptions import (
@@ -39,6 +39,7 @@ from .exceptions import (
     GhJobsError,
     GoneError,
     IncompleteLogError,
+    LogChangedError,
     LogDownloadError,
     LogsGoneError,
     LogsNotAvailableError,
@@ -170,24 +171,37 @@ def _blob_errors(job_id: int, origin: str) -> Iterator[None]:
         ) from None
 
 
-async def stream_blob(
-    session: Session,
-    location: LogLocation,
-    part: PartFile,
-    job_id: int,
-    on_bytes: Callable[[int], None] | None = None,
-) -> Tail:
-    """Stream a log from its signed ``Location`` into ``part``, sending no token.
+@attrs.define
+class Resume:
+    """What continuing a broken read needs besides the offset: the blob's ETag, once known."""
 
-    File work (create, hash, write) runs in worker threads, one batch of about
-    :data:`CHUNK_SIZE` bytes at a time, overlapping the network reads, so the
-    event loop never blocks and memory does not grow with the log. The last
-    batch is returned unwritten, with ``Content-Length``: :func:`finish_verified`
-    writes it, fsyncs and checks the size, in the same thread hop as the rest
-    of the work on a complete file.
+    etag: str | None = None
+
+
+@contextlib.asynccontextmanager
+async def blob_response(
+    session: Session,
+    url: str,
+    job_id: int,
+    *,
+    offset: int = 0,
+    resume: Resume | None = None,
+    range_value: str | None = None,
+) -> AsyncIterator[tuple[aiohttp.ClientResponse, _logtext.RangeAnswer]]:
+    """GET a signed log URL (no token), from byte ``offset``; the answer, judged.
+
+    From ``offset > 0`` it sends ``Range: bytes=N-`` and, with a known ETag,
+    ``If-Match``. A 412 (or an answer with another ETag) raises
+    :class:`LogChangedError`; a 403 :class:`LogUrlExpiredError`; any answer that
+    cannot continue the read :class:`LogDownloadError`. Transport failures while
+    the caller reads the body are translated as well (see :func:`_blob_errors`).
     """
-    url = location.url
     headers = {"User-Agent": session.config.user_agent}  # and nothing else: no Authorization
+    wanted = range_value or _logtext.range_header(offset)
+    if wanted is not None:
+        headers["Range"] = wanted
+    if offset and resume is not None and resume.etag:
+        headers["If-Match"] = resume.etag
     for _hop in range(MAX_REDIRECTS + 1):
         origin = _sansio.origin_of(url)
         with _blob_errors(job_id, origin):
@@ -197,28 +211,98 @@ async def stream_blob(
                 if response.status in REDIRECTS:
                     url = _sansio.resolve_redirect(response.headers.get("Location"), url)
                     continue
-                if response.status == 403:
-                    raise LogUrlExpiredError(
-                        f"log of job {job_id}: the blob host refused the signed URL (expired?)",
-                        job_id=job_id,
-                        status=403,
-                        origin=origin,
-                    )
-                if response.status != 200:
-                    raise LogDownloadError(
-                        f"log of job {job_id}: the blob host answered {response.status}",
-                        job_id=job_id,
-                        status=response.status,
-                        origin=origin,
-                    )
-                expected = check_expected_size(response.headers)
-                pieces = await _write_body(response.content, part, on_bytes)
-                return Tail(pieces=tuple(pieces), expected=expected, origin=origin)
+                answer = _judge(response, offset, job_id, origin)
+                etag = response.headers.get("ETag")
+                if resume is not None and etag:
+                    if offset and resume.etag and etag != resume.etag:
+                        raise LogChangedError(
+                            f"log of job {job_id} changed while it was read (new ETag)",
+                            job_id=job_id,
+                            status=response.status,
+                            origin=origin,
+                        )
+                    resume.etag = etag
+                yield response, answer
+                return
     raise UnsafeURLError(f"more than {MAX_REDIRECTS} redirects", _sansio.origin_of(url))
 
 
+def _judge(
+    response: aiohttp.ClientResponse, offset: int, job_id: int, origin: str
+) -> _logtext.RangeAnswer:
+    status = response.status
+    if status == 403:
+        raise LogUrlExpiredError(
+            f"log of job {job_id}: the blob host refused the signed URL (expired?)",
+            job_id=job_id,
+            status=403,
+            origin=origin,
+        )
+    answer = _logtext.judge_range(
+        status,
+        response.headers.get("Content-Range"),
+        check_expected_size(response.headers),
+        offset,
+    )
+    if answer.action == "changed":
+        raise LogChangedError(
+            f"log of job {job_id} changed while it was read (the blob host answered {status})",
+            job_id=job_id,
+            status=status,
+            origin=origin,
+        )
+    if answer.action == "refused":
+        raise LogDownloadError(
+            f"log of job {job_id}: the blob host answered {status}",
+            job_id=job_id,
+            status=status,
+            origin=origin,
+        )
+    return answer
+
+
+async def stream_blob(
+    session: Session,
+    location: LogLocation,
+    part: PartFile,
+    job_id: int,
+    on_bytes: Callable[[int], None] | None = None,
+    *,
+    resume: Resume | None = None,
+) -> Tail:
+    """Stream a log from its signed ``Location`` into ``part``, sending no token.
+
+    File work (create, hash, write) runs in worker threads, one batch of about
+    :data:`CHUNK_SIZE` bytes at a time, overlapping the network reads, so the
+    event loop never blocks and memory does not grow with the log. The last
+    batch is returned unwritten, with the size the log must have:
+    :func:`finish_verified` writes it, fsyncs and checks the size, in the same
+    thread hop as the rest of the work on a complete file.
+
+    When ``part`` already holds bytes (a broken attempt, resumed), the read
+    continues from ``part.size`` with ``Range`` and ``If-Match``; a host that
+    ignores the range sends everything, and the bytes already held are skipped.
+    """
+    offset = part.size
+    async with blob_response(session, location.url, job_id, offset=offset, resume=resume) as (
+        response,
+        answer,
+    ):
+        origin = _sansio.origin_of(str(response.url))
+        if answer.action == "complete":
+            return Tail(pieces=(), expected=offset, origin=origin)
+        if offset:
+            logger.info("job %d: resuming the log at byte %d (%s)", job_id, offset, answer.action)
+        pieces = await _write_body(response.content, part, on_bytes, skip=answer.skip)
+        return Tail(pieces=tuple(pieces), expected=answer.total, origin=origin)
+
+
 async def _write_body(
-    content: aiohttp.StreamReader, part: PartFile, on_bytes: Callable[[int], None] | None
+    content: aiohttp.StreamReader,
+    part: PartFile,
+    on_bytes: Callable[[int], None] | None,
+    *,
+    skip: int = 0,
 ) -> list[bytes]:
     """Hash and write a body into ``part`` (batch N while N+1 arrives), but for the last batch.
 
@@ -229,13 +313,19 @@ async def _write_body(
     so on a machine with cores to spare the hash is hidden behind the network.
     At most two batches exist, plus aiohttp's read buffer (``read_bufsize``),
     so memory stays a few chunks whatever the log's size. The last batch is
-    returned unwritten.
+    returned unwritten. The first ``skip`` bytes of the body are dropped.
     """
     writing: tuple[asyncio.Future[None], ...] = ()
     batch: list[bytes] = []
     gathered = 0
     try:
-        async for piece, _end_of_http_chunk in content.iter_chunks():
+        async for received, _end_of_http_chunk in content.iter_chunks():
+            piece = received
+            if skip:
+                if len(piece) <= skip:
+                    skip -= len(piece)
+                    continue
+                piece, skip = piece[skip:], 0
             batch.append(piece)
             gathered += len(piece)
             if gathered >= CHUNK_SIZE and not content.at_eof():
@@ -270,11 +360,14 @@ async def _hand_over(
     )
 
 
-def write_inline(answer: Answer, on_bytes: Callable[[int], None] | None = None) -> Tail:
-    """The log GitHub returned inline (200 from the API), as the tail of an empty file."""
-    if on_bytes is not None and answer.body:
-        on_bytes(len(answer.body))
-    return Tail(pieces=(answer.body,), expected=check_expected_size(answer.headers), origin="")
+def write_inline(
+    answer: Answer, on_bytes: Callable[[int], None] | None = None, skip: int = 0
+) -> Tail:
+    """The log GitHub returned inline (200 from the API), past the ``skip`` bytes already held."""
+    body = answer.body[skip:]
+    if on_bytes is not None and body:
+        on_bytes(len(body))
+    return Tail(pieces=(body,), expected=check_expected_size(answer.headers), origin="")
 
 
 @attrs.frozen

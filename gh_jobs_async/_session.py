@@ -16,6 +16,7 @@ which hold the token.
 
 from __future__ import annotations
 
+import json as _json
 import logging
 import ssl
 import time
@@ -25,7 +26,8 @@ from datetime import UTC, datetime
 import aiohttp
 import attrs
 
-from . import _sansio
+from . import _authpolicy, _sansio
+from ._auth import Auth, Credential, Refusal, TokenAuth, Tries, _NoAuth
 from ._limits import Clock, Limiter, Pacer, Sleep
 from .exceptions import (
     ApiError,
@@ -54,6 +56,7 @@ class Answer:
     headers: Mapping[str, str]
     body: bytes
     url: str
+    credential_id: str | None = None  # a hash of the credential sent, never the credential
 
 
 TRANSPORT_ERRORS = (TimeoutError, aiohttp.ClientError, OSError)
@@ -147,6 +150,7 @@ class SessionConfig:
     clock: Clock  # epoch seconds: compared with x-ratelimit-reset
     monotonic: Clock  # for pacing and pauses, immune to wall-clock jumps
     sleep: Sleep
+    auth: Auth | None = None  # None: TokenAuth(token), or no credential without a token
 
 
 class Session:
@@ -166,10 +170,24 @@ class Session:
         self._generation = 0
         self._strikes = 0
         self._primary_reset: float | None = None
-        self._headers = _sansio.request_headers(config.token, config.api_version, config.user_agent)
+        # the credential is asked of the auth for every request, never baked in here
+        self._headers = _sansio.request_headers(None, config.api_version, config.user_agent)
+        self.auth: Auth = config.auth or (TokenAuth(config.token) if config.token else _NoAuth())
+        self.auth.bind(self.api)
 
     def __repr__(self) -> str:
         return f"<Session {self.api.url} {self.limiter!r} {self.pacer!r}>"
+
+    @property
+    def budget_key(self) -> str:
+        """A stable, non-secret name of the rate-limit budget the client's credential spends
+        (e.g. ``installation:https://api.github.com:42``, the same across token renewals)."""
+        return self.auth.budget_key
+
+    def credential_id(self) -> str | None:
+        """A hash of the current credential (SHA-256, 16 hex digits), never the credential;
+        None before the first one. Each :class:`Answer` carries the one it was sent with."""
+        return self.auth.credential_id()
 
     def paused_for(self) -> float:
         """Seconds until a secondary pause or a spent primary budget lets requests flow again."""
@@ -259,20 +277,31 @@ class Session:
         *,
         method: str = "GET",
         follow_redirects: bool = True,
+        json: object = None,
+        auth: Auth | None = None,
     ) -> Answer:
         """Send an API request with every protection; return the successful answer.
 
         Raises the :class:`~gh_jobs_async.exceptions.ApiError` subclass for a
         final error status, :class:`TransportError` once retries are spent.
         With ``follow_redirects=False`` a 3xx answer is returned as it is.
+        ``json`` (not None) is sent as a JSON body; ``auth`` overrides the
+        session's auth for this request (the App's JWT for ``/app`` endpoints).
         """
         if not self.api.owns(url):  # never send the token elsewhere
             raise UnsafeURLError("request outside the configured API", _sansio.origin_of(url))
+        auth = auth or self.auth
+        data = None if json is None else _json.dumps(json).encode()
+        tries = Tries()
         attempt = secondary = primary = 0
         for _hop in range(MAX_REDIRECTS + 1):
             while True:
+                # asked before the limiter: a renewal sends requests through it too
+                credential = await auth.obtain(self, url)
                 try:
-                    answer, generation = await self._send_once(method, url)
+                    answer, generation = await self._send_once(
+                        method, url, headers=self._headers_for(credential, data), data=data
+                    )
                 except TLSError:
                     raise  # a certificate does not get better by asking again
                 except TransportError as exc:
@@ -298,12 +327,50 @@ class Session:
                     attempt = await self._retry_or_raise(
                         decision.error, attempt, decision.min_delay
                     )
-                else:
-                    raise decision.error
+                else:  # raises decision.error unless the auth can do something about it
+                    await self._on_refused(auth, credential, answer, decision, tries)
+            if credential is not None:
+                answer = attrs.evolve(answer, credential_id=credential.id)
             if not (follow_redirects and answer.status in {301, 302, 303, 307, 308}):
                 return answer
             url = self._same_origin_redirect(answer, url)
         raise UnsafeURLError(f"more than {MAX_REDIRECTS} redirects", self.api.origin)
+
+    def _headers_for(self, credential: Credential | None, data: bytes | None) -> Mapping[str, str]:
+        """The request's headers: the shared ones, plus the credential asked for it."""
+        if credential is None and data is None:
+            return self._headers
+        headers = dict(self._headers)
+        if credential is not None:
+            headers["Authorization"] = credential.authorization
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    async def _on_refused(
+        self,
+        auth: Auth,
+        credential: Credential | None,
+        answer: Answer,
+        decision: _sansio.Fail,
+        tries: Tries,
+    ) -> None:
+        """Tell the auth its credential was refused (401, or 403 not replicated yet) and wait
+        as it says before sending again; raise ``decision.error`` when it cannot help."""
+        error = decision.error
+        if not _authpolicy.auth_refusal(error.status, error.message):
+            raise error
+        refusal = Refusal(
+            status=error.status,
+            message=error.message,
+            date=answer.headers.get("date"),
+            received_at=self.config.clock(),
+        )
+        wait = auth.refused(credential, refusal, tries)
+        if wait is None:
+            raise error
+        if wait > 0:
+            await self.config.sleep(wait)
 
     def _same_origin_redirect(self, answer: Answer, url: str) -> str:
         target = _sansio.resolve_redirect(answer.headers.get("location"), url)
@@ -314,7 +381,14 @@ class Session:
         logger.debug("following redirect %d to %s", answer.status, target)
         return target
 
-    async def _send_once(self, method: str, url: str) -> tuple[Answer, int]:
+    async def _send_once(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        data: bytes | None = None,
+    ) -> tuple[Answer, int]:
         await self._wait_for_gates()
         await self.limiter.acquire()
         try:
@@ -324,7 +398,7 @@ class Session:
             try:
                 await self._wait_for_gates()  # a pause may have begun while we queued
                 generation = self._generation
-                answer = await self._exchange(method, url)
+                answer = await self._exchange(method, url, headers=headers, data=data)
             finally:
                 self.pacer.release()
         finally:
@@ -332,13 +406,24 @@ class Session:
         self._note_rate_limit(answer.headers)
         return answer, generation
 
-    async def _exchange(self, method: str, url: str) -> Answer:
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        data: bytes | None = None,
+    ) -> Answer:
         started = time.perf_counter()
         self.requests_sent += 1
         error: TransportError | None = None
         try:
             async with self.http.request(
-                method, url, headers=self._headers, allow_redirects=False
+                method,
+                url,
+                headers=self._headers if headers is None else headers,
+                data=data,
+                allow_redirects=False,
             ) as response:
                 body = await _read_body(response, url)
                 answer = Answer(

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import gh_jobs_async
 from gh_jobs_async import (
+    AppAuth,
     Client,
     ForbiddenError,
     GhJobsError,
@@ -63,6 +64,9 @@ class _Parser(argparse.ArgumentParser):
 
 EPILOG = """\
 token: $GH_TOKEN or $GITHUB_TOKEN, or --token-file FILE (never a command-line value).
+GitHub App: --app-id ID --app-key-file PEM [--installation-id N], or $GH_JOBS_APP_ID and
+$GH_JOBS_APP_KEY_FILE; the installation is found from OWNER/REPO when not given. A token
+and an App together are a usage error.
 API root: --api-url or $GITHUB_API_URL (GitHub Enterprise Server: https://HOST/api/v3).
 exit status: 0 ok; 1 jobs without a log, or an API error; 2 bad usage or authentication
 failure; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM)."""
@@ -130,6 +134,16 @@ def build_parser() -> argparse.ArgumentParser:
     _run_filter_options(runs)
     runs.add_argument("--json", action="store_true", help="JSON Lines, one run a line, streamed")
 
+    view = command(
+        "view",
+        "Show a job's log as it streams: whole, failed steps, a step, or the tail.",
+        common,
+        conn,
+    )
+    from ._cli_view import add_view_parser  # noqa: PLC0415 - only the view command needs it
+
+    add_view_parser(view)
+
     # main() hands everything after "fake-server" to the fake's own parser; this entry
     # only lists it in --help
     sub.add_parser("fake-server", help="Run a fake GitHub in the foreground (see its --help).")
@@ -178,6 +192,22 @@ def _connection_options() -> _Parser:
     )
     token.add_argument(
         "--anonymous", action="store_true", help="send no token (public repositories only)"
+    )
+    app = conn.add_argument_group("GitHub App (pip install 'gh_jobs_async[app]')")
+    app.add_argument(
+        "--app-id", metavar="ID", help="the App's ID or client ID (default: $GH_JOBS_APP_ID)"
+    )
+    app.add_argument(
+        "--app-key-file",
+        type=Path,
+        metavar="PEM",
+        help="the App's private key (default: $GH_JOBS_APP_KEY_FILE)",
+    )
+    app.add_argument(
+        "--installation-id",
+        type=_positive_int,
+        metavar="N",
+        help="the installation (default: the one on OWNER/REPO)",
     )
     conn.add_argument(
         "--max-concurrency", type=int, default=10, metavar="N", help="API requests in flight"
@@ -308,6 +338,49 @@ def read_token(args: argparse.Namespace) -> str | None:
     return env_token.strip()
 
 
+def _app_settings(args: argparse.Namespace) -> tuple[str, Path] | None:
+    """The App's id and key file, from the options or the environment; None: use a token.
+
+    A token and an App given the same way (options, or environment) are a usage error;
+    options win over the environment.
+    """
+    app_options = args.app_id is not None or args.app_key_file is not None
+    token_options = args.token_file is not None or args.anonymous
+    if token_options and (app_options or args.installation_id is not None):
+        raise UsageError("give a token (--token-file, --anonymous) or an App (--app-id), not both")
+    if token_options:
+        return None
+    app_id, key_file = args.app_id, args.app_key_file
+    if not app_options:
+        app_id = os.environ.get("GH_JOBS_APP_ID") or None
+        env_key = os.environ.get("GH_JOBS_APP_KEY_FILE") or None
+        key_file = Path(env_key) if env_key else None
+        if app_id is None and key_file is None:
+            if args.installation_id is not None:
+                raise UsageError("--installation-id needs an App: --app-id and --app-key-file")
+            return None
+        if os.environ.get("GH_TOKEN") or os.environ.get("GITHUB_TOKEN"):
+            raise UsageError(
+                "both a token ($GH_TOKEN/$GITHUB_TOKEN) and an App ($GH_JOBS_APP_ID) are set: "
+                "unset one, or choose with --token-file or --app-id"
+            )
+    if app_id is None or key_file is None:
+        raise UsageError("an App needs both --app-id (or $GH_JOBS_APP_ID) and --app-key-file")
+    return app_id, key_file
+
+
+def _app_auth(args: argparse.Namespace, app_id: str, key_file: Path) -> gh_jobs_async.Auth:
+    """The installation auth the App options ask for."""
+    try:
+        app = AppAuth(int(app_id) if app_id.isdecimal() else app_id, key_file)
+    except ImportError as exc:
+        raise UsageError(str(exc)) from None
+    if args.installation_id is not None:
+        return app.installation(args.installation_id)
+    owner, repo = split_repository(args.repository)
+    return app.installation(owner=owner, repo=repo)
+
+
 def split_repository(text: str) -> tuple[str, str]:
     """``OWNER/REPO`` into its two parts."""
     owner, slash, repo = text.partition("/")
@@ -318,8 +391,10 @@ def split_repository(text: str) -> tuple[str, str]:
 
 def make_client(args: argparse.Namespace) -> Client:
     """A client configured from the common options."""
+    app = _app_settings(args)
     return Client(
-        read_token(args),
+        None if app is not None else read_token(args),
+        auth=None if app is None else _app_auth(args, *app),
         base_url=args.api_url,
         max_concurrency=args.max_concurrency,
         requests_per_minute=args.requests_per_minute or None,
@@ -441,6 +516,23 @@ async def cmd_logs(args: argparse.Namespace) -> int:
         return await harvest(client, owner, repo, args)
 
 
+async def cmd_view(args: argparse.Namespace) -> int:
+    """``gh-jobs view``: the job's log with ``--log``, else its summary (as ``get``)."""
+    from ._cli_view import run_view  # noqa: PLC0415
+
+    owner, repo = split_repository(args.repository)
+    if not args.log:
+        if args.failed or args.step is not None or args.tail is not None:
+            raise UsageError("--failed, --step and --tail need --log")
+        return await cmd_get(argparse.Namespace(**vars(args), json=False))
+    if args.failed and args.step is not None:
+        raise UsageError("--failed and --step exclude each other")
+    if args.tail is not None and args.tail < 0:
+        raise UsageError(f"--tail expects an integer >= 0, got {args.tail}")
+    async with make_client(args) as client:
+        return await run_view(client, owner, repo, args)
+
+
 async def cmd_demo(args: argparse.Namespace) -> int:
     """``gh-jobs demo``: a fake GitHub in-process, harvested with the real pipeline."""
     from gh_jobs_async.testing import FakeConfig, FakeGitHub  # noqa: PLC0415
@@ -473,6 +565,7 @@ COMMANDS: dict[str, Command] = {
     "list": cmd_list,
     "runs": cmd_runs,
     "logs": cmd_logs,
+    "view": cmd_view,
     "demo": cmd_demo,
 }
 

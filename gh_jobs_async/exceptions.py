@@ -13,7 +13,8 @@ Every exception the library raises on purpose derives from :class:`GhJobsError`:
     │   └── TLSError                            certificate or handshake failure (not retried)
     ├── LogDownloadError                        the blob host refused or broke a log download
     │   ├── LogUrlExpiredError                  the signed Location expired (403 from the blob host)
-    │   └── IncompleteLogError                  fewer bytes than Content-Length, or a broken body
+    │   ├── IncompleteLogError                  fewer bytes than Content-Length, or a broken body
+    │   └── LogChangedError                     the log changed while it was read (412 on If-Match)
     └── ApiError                                GitHub answered with an error status
         ├── UnauthorizedError         401
         ├── ForbiddenError            403 that is not a rate limit (missing permission)
@@ -45,6 +46,7 @@ __all__ = [
     "GoneError",
     "IncompleteLogError",
     "InvalidArgumentError",
+    "LogChangedError",
     "LogDownloadError",
     "LogUrlExpiredError",
     "LogsGoneError",
@@ -193,6 +195,14 @@ class LogUrlExpiredError(LogDownloadError):
 
 class IncompleteLogError(LogDownloadError):
     """The log body ended early, broke mid-way, or disagreed with ``Content-Length``."""
+
+
+class LogChangedError(LogDownloadError):
+    """The blob changed between two reads of one log: its ETag no longer matches (412).
+
+    A download starts again from the first byte; a reader that has already handed bytes
+    to its caller raises this instead, as the rest would belong to another log.
+    """
 
 
 class ApiError(GhJobsError):

@@ -25,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gh_jobs_async.testing._app import AppVerdict
 from gh_jobs_async.testing._blob import stream_log, wait_flushed
 from gh_jobs_async.testing._context import ServerContext
 from gh_jobs_async.testing._faults import Fault, Where
@@ -166,10 +167,13 @@ class ApiHandler:
                 "x-github-request-id": ctx.request_ids.next(),
                 "x-github-media-type": "github.v3; format=json",
             }
-            refusal = self._gate(request, arrived, headers)
+            if ctx.app is not None:
+                headers["Date"] = ctx.app.date_header()
+            verdict = self._app_verdict(request)
+            refusal = self._gate(request, arrived, headers, verdict)
             if ctx.config.api_latency:
                 await asyncio.sleep(ctx.config.api_latency)
-            resp = refusal if refusal is not None else await self._serve(request, headers)
+            resp = refusal if refusal is not None else await self._serve(request, headers, verdict)
             if isinstance(resp, _Refusal):
                 # The refusal goes out now; its penalty runs from here.
                 ctx.limiter.penalize(time.monotonic(), resp.retry_after)
@@ -180,12 +184,19 @@ class ApiHandler:
             ctx.leave(request, "api", arrived, status)
 
     def _gate(
-        self, request: web.Request, now: float, headers: dict[str, str]
+        self,
+        request: web.Request,
+        now: float,
+        headers: dict[str, str],
+        verdict: AppVerdict | None = None,
     ) -> web.Response | None:
         """The refusal for this request, or None once it is accepted (and counted)."""
         ctx, cfg = self.ctx, self.ctx.config
-        spent = ctx.limiter.spend(now)
-        headers.update(ctx.limiter.headers(now))
+        primary = ctx.limiter
+        if verdict is not None and verdict.identity is not None and ctx.app is not None:
+            primary = ctx.app.limiter(verdict.identity)  # each installation has its budget
+        spent = primary.spend(now)
+        headers.update(primary.headers(now))
         version = request.headers.get("X-GitHub-Api-Version")
         headers["x-github-api-version-selected"] = version or API_VERSIONS[0]
         if not spent:
@@ -196,7 +207,11 @@ class ApiHandler:
             message = f"Unsupported 'X-GitHub-Api-Version' provided: '{version}'."
             body = github_error(400, message, "https://docs.github.com/rest/overview/api-versions")
             return _json(400, body, headers)
-        if not self._authorized(request.headers.get("Authorization")):
+        if verdict is not None:
+            if verdict.identity is None:
+                body = github_error(verdict.status, verdict.message, verdict.documentation_url)
+                return _json(verdict.status, body, headers)
+        elif not self._authorized(request.headers.get("Authorization")):
             return _json(401, _BAD_CREDENTIALS, headers)
         if "User-Agent" not in request.headers:
             return _json(403, _NO_AGENT, headers)
@@ -210,6 +225,16 @@ class ApiHandler:
             return self._secondary(headers, cfg.secondary_retry_after)
         ctx.limiter.accept(now)
         return None
+
+    def _app_verdict(self, request: web.Request) -> AppVerdict | None:
+        """The App's verdict on the request's credential (None: not an App credential)."""
+        app = self.ctx.app
+        if app is None:
+            return None
+        path = request.path
+        if self.ctx.config.ghes and path.startswith("/api/v3/"):
+            path = path[len("/api/v3") :]
+        return app.check(request.headers.get("Authorization"), path)
 
     def _authorized(self, value: str | None) -> bool:
         cfg = self.ctx.config
@@ -227,7 +252,9 @@ class ApiHandler:
         headers["Content-Type"] = JSON_TYPE
         return _Refusal(retry_after, status=status, body=body, headers=headers)
 
-    async def _serve(self, request: web.Request, headers: dict[str, str]) -> web.StreamResponse:
+    async def _serve(
+        self, request: web.Request, headers: dict[str, str], verdict: AppVerdict | None = None
+    ) -> web.StreamResponse:
         """Faults, then routing, for an accepted request."""
         ctx = self.ctx
         route = parse_route(request.path, ghes=ctx.config.ghes)
@@ -247,7 +274,11 @@ class ApiHandler:
             return self._fault(request, fault, headers)
         if route is not None and route.kind == "logs" and inline:
             return await self._inline(request, route, headers, fault)
-        resp = self._answer(request, route, headers)
+        app_resp = None
+        if route is None and ctx.app is not None:
+            identity = None if verdict is None else verdict.identity
+            app_resp = await ctx.app.answer(request, identity, headers)
+        resp = app_resp if app_resp is not None else self._answer(request, route, headers)
         if fault is not None and fault.kind == "truncate":
             return await _truncated(request, resp, fault)
         return resp

@@ -3,8 +3,14 @@
 Checks, in Azure's order: an ``Authorization`` header is refused outright (and counted,
 even next to a valid signature), then the signature, then the expiry, then whether the blob
 exists (404 ``BlobNotFound`` when the job's log state is not "ok"). Bodies are streamed with
-``Content-Length`` in ``chunk_size`` pieces; a single ``Range: bytes=a-b`` (or ``a-``,
-``-n``) is honoured with 206, as Azure does, so clients may resume.
+``Content-Length`` in ``chunk_size`` pieces.
+
+Ranges as Azure Blob answers them: a single ``Range: bytes=a-b`` or ``a-`` gives 206 with
+``Content-Range: bytes a-b/SIZE`` and exactly that many bytes, but ``bytes=0-`` (the whole
+blob) gives 200; a start past the end gives 416 with ``Content-Range: bytes */SIZE``. Every
+answer carries an ``ETag`` (new when the log is replaced); ``If-Match`` with another one
+gives 412 ``ConditionNotMet``. Suffix ranges (``bytes=-n``) are served but counted: Azure
+does not document them. With ``blob_ignore_ranges`` every request gets the whole body.
 """
 
 from __future__ import annotations
@@ -68,6 +74,7 @@ async def _write_range(
     for piece in iter_log(rec.log, start, end, ctx.config.chunk_size):
         await resp.write(piece)
         ctx.stats.blob_bytes_sent += len(piece)
+        ctx.stats.blob_bytes_by_job[int(rec.job["id"])] += len(piece)
 
 
 async def stream_log(
@@ -86,7 +93,7 @@ async def stream_log(
     """
     start, end = byte_range if byte_range else (0, rec.log.size)
     resp = web.StreamResponse(status=206 if byte_range else 200, headers=headers)
-    resp.content_type, resp.charset = "text/plain", "utf-8"
+    resp.content_type = "text/plain"  # no charset, as Azure answers
     resp.content_length = end - start
     if byte_range:
         resp.headers["Content-Range"] = f"bytes {start}-{end - 1}/{rec.log.size}"
@@ -134,6 +141,12 @@ def parse_range(value: str | None, size: int) -> tuple[int, int] | Literal[False
     if start >= size or start >= end:
         return False
     return start, end
+
+
+def _etag(rec: JobRecord) -> str:
+    """The blob's ETag, Azure-shaped; it changes when the log is replaced."""
+    digest = hashlib.sha256(f"{rec.blob_id}:{rec.generation}".encode()).hexdigest()
+    return f'"0x{digest[:15].upper()}"'
 
 
 class BlobHandler:
@@ -188,7 +201,22 @@ class BlobHandler:
             return _xml(
                 fault.status, code, "Operation could not be completed within the specified time."
             )
-        byte_range = parse_range(request.headers.get("Range"), rec.log.size)
+        etag = _etag(rec)
+        if_match = request.headers.get("If-Match")
+        if if_match is not None and if_match.strip() not in ("*", etag):
+            resp = _xml(
+                412,
+                "ConditionNotMet",
+                "The condition specified using HTTP conditional header(s) is not met.",
+            )
+            resp.headers["ETag"] = etag
+            return resp
+        range_header = None if ctx.config.blob_ignore_ranges else request.headers.get("Range")
+        if range_header is not None and range_header.strip().startswith("bytes=-"):
+            ctx.stats.blob_suffix_ranges += 1
+        byte_range = parse_range(range_header, rec.log.size)
+        if range_header is not None and range_header.strip() == "bytes=0-":
+            byte_range = None  # Azure: the whole blob is a plain 200
         if byte_range is False:
             resp = _xml(
                 416,
@@ -201,7 +229,7 @@ class BlobHandler:
         headers.update(
             {
                 "Accept-Ranges": "bytes",
-                "ETag": f'"0x{hashlib.sha256(rec.blob_id.encode()).hexdigest()[:15].upper()}"',
+                "ETag": etag,
                 "x-ms-blob-type": "BlockBlob",
             }
         )

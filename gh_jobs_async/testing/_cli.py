@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from gh_jobs_async.testing._config import FakeConfig
@@ -45,6 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
     add("--history", type=int, default=0, help="also N runs over the last days, for listings")
     add("--history-days", type=float, default=90.0, help="days the history spans (default: 90)")
     add("--history-failed", type=int, default=0, help="runs of the history that failed")
+    add(
+        "--conclusions",
+        default="success",
+        help="job conclusions, comma-separated, cycled over the jobs (default: %(default)s)",
+    )
+    add(
+        "--app-key-out",
+        type=Path,
+        metavar="PEM",
+        help="serve a GitHub App installed on --owner; write its private key to PEM",
+    )
+    add("--token-lifetime", type=float, default=3600.0, help="the App's token lifetime, s")
     return parser
 
 
@@ -63,6 +77,7 @@ def config_from_args(args: argparse.Namespace) -> FakeConfig:
         logs_mode=args.logs_mode,
         require_token=not args.no_auth,
         seed=args.seed,
+        app_token_lifetime=args.token_lifetime,
     )
 
 
@@ -75,11 +90,13 @@ async def serve_forever(
     jobs: int = 120,
     attempts: int = 2,
     log_size: int = 4096,
+    conclusions: tuple[str, ...] = ("success",),
     stop: asyncio.Event | None = None,
     out: TextIO | None = None,
     history: int = 0,
     history_days: float = 90.0,
     history_failed: int = 0,
+    app_key_out: Path | None = None,
 ) -> None:
     """Serve a fake with ``runs`` runs until ``stop`` is set (or the task is cancelled);
     ``history`` more runs (``history_failed`` of them failed) over the last ``history_days``
@@ -93,7 +110,14 @@ async def serve_forever(
         if history:
             fake.add_runs(owner, repo, count=history, days=history_days, failed=history_failed)
         created = [
-            fake.add_run(owner, repo, jobs=jobs, attempts=attempts, log_size=log_size)
+            fake.add_run(
+                owner,
+                repo,
+                jobs=jobs,
+                attempts=attempts,
+                log_size=log_size,
+                conclusions=conclusions,
+            )
             for _ in range(runs)
         ]
         print(f"API URL:  {fake.api_url}", file=out)
@@ -103,6 +127,16 @@ async def serve_forever(
             print(
                 f"History:  {owner}/{repo} {history} runs over {history_days:g} days "
                 f"({history_failed} failed)",
+                file=out,
+            )
+        if app_key_out is not None:
+            installation = fake.add_installation(owner)
+            fd = os.open(app_key_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as key_file:
+                key_file.write(fake.app_private_key_pem)
+            print(
+                f"App:      id={fake.app_id} client_id={fake.client_id} "
+                f"installation={installation} on {owner}, key in {app_key_out}",
                 file=out,
             )
         for run in created:
@@ -138,10 +172,12 @@ async def _serve_until_signalled(args: argparse.Namespace) -> None:
         jobs=args.jobs,
         attempts=args.attempts,
         log_size=args.log_size,
+        conclusions=tuple(c for c in args.conclusions.split(",") if c) or ("success",),
         stop=stop,
         history=args.history,
         history_days=args.history_days,
         history_failed=args.history_failed,
+        app_key_out=args.app_key_out,
     )
 
 

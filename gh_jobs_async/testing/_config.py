@@ -48,6 +48,10 @@ class FakeConfig:
     hosts) both origins serve HTTPS. The runs listings reach at most ``runs_search_cap``
     runs of a search (any filter; later pages are empty) and refuse, with a 422, a page of
     an unfiltered listing that starts past ``runs_unfiltered_limit`` runs.
+    ``app_token_lifetime`` is how long the App's installation tokens last,
+    ``app_replication_lag`` how long a fresh one is refused, and ``app_clock_offset`` how
+    far the fake's clock (JWT checks, ``expires_at``, ``Date``) is ahead of the host's
+    (negative: behind).
     """
 
     token: str = field(default=DEFAULT_TOKEN, repr=False)
@@ -72,12 +76,17 @@ class FakeConfig:
     link_origin: str | None = None
     ssl_context: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
     chunk_size: int = 64 * 1024
+    #: The blob host answers every ``Range`` with the whole body and 200, as some hosts do.
+    blob_ignore_ranges: bool = False
     fault_rate_5xx: float = 0.0
     fault_rate_reset: float = 0.0
     fault_rate_truncate: float = 0.0
     seed: int = 0
     runs_search_cap: int = 1000
     runs_unfiltered_limit: int = 40_000
+    app_token_lifetime: float = 3600.0
+    app_replication_lag: float = 0.0
+    app_clock_offset: float = 0.0
 
     def __post_init__(self) -> None:
         """Reject values the server could not honour."""
@@ -108,6 +117,7 @@ class FakeConfig:
         if self.ssl_context is not None and not isinstance(self.ssl_context, ssl.SSLContext):
             raise ValueError("ssl_context must be an ssl.SSLContext or None")
         _check_positive(self, ("runs_search_cap", "runs_unfiltered_limit"))
+        _check_app_settings(self)
         if self.link_origin is not None and self.link_origin.endswith("/"):
             raise ValueError("link_origin must not end with '/'")
 
@@ -116,6 +126,11 @@ def _check_positive(config: FakeConfig, names: tuple[str, ...]) -> None:
     for name in names:
         if getattr(config, name) < 1:
             raise ValueError(f"{name} must be positive")
+
+
+def _check_app_settings(config: FakeConfig) -> None:
+    if config.app_token_lifetime <= 0 or config.app_replication_lag < 0:
+        raise ValueError("app_token_lifetime must be > 0 and app_replication_lag >= 0")
 
 
 class RequestRecord(NamedTuple):
@@ -159,10 +174,21 @@ class FakeStats:
       header value or in the URL; ``non_api_token_leaks`` counts the same for every request
       that was not a GitHub API call (blob origin, or signed paths on the API origin).
     * ``log_downloads[job_id]`` grows only when a body was written up to its last byte;
-      ``blob_bytes_sent`` counts log body bytes written, inline ones included.
+      ``blob_bytes_sent`` counts log body bytes written, inline ones included;
+      ``blob_bytes_by_job[job_id]`` the same per job.
+    * ``blob_suffix_ranges`` counts ``Range: bytes=-K`` requests (not a form Azure
+      documents; the fake serves them, a client should never send them).
     * ``requests_log`` and ``api_request_times`` keep the newest 100,000 entries.
     * ``peak_api_per_window`` is the most API requests that arrived within any rolling
       ``secondary_window``.
+    * The App: ``app_mints`` tokens minted, ``app_lookups`` installation lookups answered,
+      ``app_mint_refusals`` by reason (``not_found``, ``suspended``, ``invalid``),
+      ``jwt_refusals`` by reason (``iat``, ``exp_too_far``, ``exp_expired``, ``signature``,
+      ``issuer``, ``undecodable``, ``wrong_endpoint``), ``app_unauthorized`` every 401/403
+      about an App credential by reason (``expired``, ``revoked``, ``replication_lag``,
+      ``not_replicated_403``, ``not_a_jwt``, ``jwt_<reason>``), ``requests_per_token`` by
+      token label (``installation 1001 #3``), ``requests_per_installation`` by id, and
+      ``app_secret_leaks``: requests off the API carrying an issued token or a JWT.
     """
 
     requests: int = 0
@@ -182,10 +208,20 @@ class FakeStats:
     non_api_token_leaks: int = 0
     log_downloads: Counter[int] = field(default_factory=Counter)
     blob_bytes_sent: int = 0
+    blob_bytes_by_job: Counter[int] = field(default_factory=Counter)
+    blob_suffix_ranges: int = 0
     faults_injected: Counter[str] = field(default_factory=Counter)
     requests_log: deque[RequestRecord] = field(default_factory=_history, repr=False)
     api_request_times: deque[float] = field(default_factory=_times, repr=False)
     peak_api_per_window: int = 0
+    app_mints: int = 0
+    app_lookups: int = 0
+    app_mint_refusals: Counter[str] = field(default_factory=Counter)
+    jwt_refusals: Counter[str] = field(default_factory=Counter)
+    app_unauthorized: Counter[str] = field(default_factory=Counter)
+    requests_per_token: Counter[str] = field(default_factory=Counter)
+    requests_per_installation: Counter[int] = field(default_factory=Counter)
+    app_secret_leaks: int = 0
 
     def snapshot(self) -> FakeStats:
         """Return an independent copy that later requests do not change."""

@@ -15,6 +15,7 @@ from typing import Literal
 
 from aiohttp import web
 
+from gh_jobs_async.testing._app import FakeApp
 from gh_jobs_async.testing._config import FakeConfig, FakeStats, RequestRecord
 from gh_jobs_async.testing._data import JobStore
 from gh_jobs_async.testing._faults import FaultPlan
@@ -41,6 +42,13 @@ class ServerContext:
     api_url: str = ""
     blob_origin: str = ""
     arrivals: deque[float] = field(default_factory=deque)
+    app: FakeApp | None = None  # created on first use (it generates an RSA key)
+
+    def ensure_app(self) -> FakeApp:
+        """The fake's App, created now if needed."""
+        if self.app is None:
+            self.app = FakeApp(self.config, self.stats)
+        return self.app
 
     def arrive(self, request: web.BaseRequest, origin: Origin) -> float:
         """Count a new request at ``origin`` (in flight from now); returns its arrival time."""
@@ -62,6 +70,9 @@ class ServerContext:
             in_headers = self._token_in_headers(request)
             stats.blob_token_leaks += in_headers
             stats.non_api_token_leaks += in_headers or self._token_in_url(request)
+            if self.app is not None:
+                values = [*request.headers.values(), request.raw_path, request.path_qs]
+                stats.app_secret_leaks += self.app.leaked(values)
         return now
 
     def leave(

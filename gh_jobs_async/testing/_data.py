@@ -13,6 +13,7 @@ are cached per job and per listing page and dropped when `JobStore.update_job` c
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import uuid
@@ -82,6 +83,7 @@ class JobRecord:
     blob_id: str
     body: bytes | None = None
     sha256: str | None = None
+    generation: int = 0  # bumped when the log is replaced: the blob's ETag changes
 
 
 @dataclass(frozen=True)
@@ -353,6 +355,13 @@ class JobStore:
         if state not in _LOG_STATES:
             raise ValueError(f"state must be one of {_LOG_STATES}")
         self._jobs[job_id].log_state = state
+
+    def replace_log(self, job_id: int) -> None:
+        """A different log of the same size for the job (another seed), with a new ETag."""
+        rec = self._jobs[job_id]
+        rec.generation += 1
+        rec.log = dataclasses.replace(rec.log, seed=rec.log.seed + 7919 * rec.generation)
+        rec.sha256 = None
 
     def sha256(self, job_id: int) -> str:
         """Hex SHA-256 of the job's log, generated once and cached."""

@@ -23,6 +23,7 @@ from typing import Any
 
 from gh_jobs_async.testing._logs import LogSpec
 from gh_jobs_async.testing._rungen import run_basics
+from gh_jobs_async.testing._steplog import StepPlan, step_kind
 
 __all__ = ["JobBlueprint", "build_attempt", "default_name", "log_available"]
 
@@ -56,6 +57,7 @@ class JobBlueprint:
     statuses: Sequence[str] | None
     workflow_name: str | None
     head_branch: str | None
+    composite: Sequence[bool] = (False,)  # per job: a step prints inner ``Run`` groups
 
     def size_of(self, index: int) -> int:
         """Log size of job ``index``."""
@@ -186,7 +188,7 @@ def _job(rng: random.Random, shared: _Attempt, index: int, job_id: int) -> tuple
         "started_at": _ts(started),
         "completed_at": _ts(completed),
         "name": name,
-        "steps": _steps(rng, status, conclusion, started, duration) if runner else [],
+        "steps": [],
         "check_run_url": f"{shared.repo_api}/check-runs/{job_id}",
         "labels": _labels(name),
         "runner_id": runner_id if runner else None,
@@ -194,6 +196,7 @@ def _job(rng: random.Random, shared: _Attempt, index: int, job_id: int) -> tuple
         "runner_group_id": 0 if runner else None,
         "runner_group_name": "GitHub Actions" if runner else None,
     }
+    steps = _steps(rng, status, conclusion, started, duration) if runner else []
     log = LogSpec(
         job_id=job_id,
         size=bp.size_of(index),
@@ -202,8 +205,67 @@ def _job(rng: random.Random, shared: _Attempt, index: int, job_id: int) -> tuple
         started=started,
         runner_name=f"GitHub Actions {runner_id}",
         seed=shared.seed,
+        steps=_plan(steps, composite=bp.composite[index % len(bp.composite)]),
     )
+    if steps:
+        _time_steps(steps, log, job_id)
+        if job["completed_at"] is not None:  # the job ends with its last step
+            job["completed_at"] = max(job["started_at"], steps[-1]["completed_at"] or "")
+    job["steps"] = steps
     return job, log
+
+
+def _plan(steps: list[JSONDict], *, composite: bool) -> tuple[StepPlan, ...]:
+    """What the log of these steps holds: the steps that ran (not skipped, not pending).
+
+    The failed step, or else the last one that runs a command, carries the log's bulk;
+    in a composite job the first other command step prints inner ``Run`` groups.
+    """
+    ran = [s for s in steps if s["conclusion"] not in ("skipped", None)]
+    runs = [s["number"] for s in ran if step_kind(s["name"]) == "run"]
+    failed = [s["number"] for s in ran if s["conclusion"] in ("failure", "cancelled")]
+    bulk = failed[0] if failed else (runs[-1] if runs else None)
+    inner = next((n for n in runs if n != bulk), bulk) if composite else None
+    return tuple(
+        StepPlan(
+            number=s["number"],
+            name=s["name"],
+            failed=s["conclusion"] in ("failure", "cancelled"),
+            composite=s["number"] == inner,
+            bulk=s["number"] == bulk,
+        )
+        for s in ran
+    )
+
+
+def _time_steps(steps: list[JSONDict], log: LogSpec, job_id: int) -> None:
+    """Step times from the log's lines, in whole seconds and off by -1.5 s to +3.6 s.
+
+    As on GitHub: a step's ``started_at`` is near its first line, its ``completed_at`` the
+    next step's ``started_at``; a skipped step starts and ends when the next one that ran
+    starts; steps not yet run keep ``None``.
+    """
+    rng = random.Random(f"gh-jobs-fake:steptimes:{job_id}")
+    starts = log.layout.starts
+    json_starts: dict[int, str] = {}
+    floor = ""
+    for step in steps:
+        first = starts.get(step["number"])
+        if first is not None:
+            shifted = first + timedelta(seconds=rng.uniform(-1.5, 3.6))
+            floor = max(floor, _ts(shifted) or "")
+            json_starts[step["number"]] = floor
+    end = max(floor, _ts(log.layout.last + timedelta(seconds=rng.uniform(0.0, 2.0))) or "")
+    following = end
+    for step in reversed(steps):
+        if step["status"] != "completed":
+            continue
+        begin = json_starts.get(step["number"], following)
+        step["started_at"], step["completed_at"] = begin, following
+        following = begin
+    for step in steps:
+        if step["status"] == "in_progress":
+            step["started_at"] = json_starts.get(step["number"], step["started_at"])
 
 
 def _step_names(count: int) -> list[str]:

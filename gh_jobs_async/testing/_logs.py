@@ -24,7 +24,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-__all__ = ["BOM", "LogSpec", "iter_log", "log_bytes", "log_sha256"]
+from gh_jobs_async.testing._steplog import StepPlan, render, step_sections
+
+__all__ = ["BOM", "LogSpec", "StepPlan", "iter_log", "line_steps", "log_bytes", "log_sha256"]
 
 BOM = b"\xef\xbb\xbf"
 _MINUTE = b"\x00" * 16  # becomes "YYYY-MM-DDTHH:MM" per block
@@ -47,10 +49,41 @@ class LogSpec:
     started: datetime
     runner_name: str
     seed: int = 0
+    #: The steps that ran, in order; with them the log is laid out step by step
+    #: (see `gh_jobs_async.testing._steplog`), without them as one job-wide block.
+    steps: tuple[StepPlan, ...] = ()
+
+    @functools.cached_property
+    def layout(self) -> _Layout:
+        """Head and tail of a step-shaped log, the step of each of their lines, step times."""
+        head_sections, tail_sections = step_sections(
+            self.steps, job_id=self.job_id, name=self.name, runner_name=self.runner_name
+        )
+        rng = random.Random(f"gh-jobs-fake-steptimes:{self.job_id}")
+        gaps = [rng.choice((0.2, 0.6, 1.5, 3.0, 5.0)) for _ in head_sections + tail_sections]
+        head, head_owners, firsts = render(head_sections, self.started, gaps[: len(head_sections)])
+        head_end = self.started
+        if head_sections:
+            head_end = firsts[-1] + timedelta(seconds=head_sections[-1].lines[-1][0])
+        base = head_end.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        blocks = max(0, self.size - len(head) - 3) // len(_template(self.seed)) + 1
+        tail_start = base + timedelta(minutes=blocks, seconds=1)
+        tail, tail_owners, tail_firsts = render(
+            tail_sections, tail_start, gaps[len(head_sections) :]
+        )
+        starts: dict[int, datetime] = {}
+        for section, first in zip(head_sections + tail_sections, firsts + tail_firsts, strict=True):
+            starts.setdefault(section.number, first)
+        last = tail_firsts[-1] if tail_firsts else head_end
+        if tail_sections:
+            last += timedelta(seconds=tail_sections[-1].lines[-1][0])
+        return _Layout(BOM + head, tuple(head_owners), tail, tuple(tail_owners), base, starts, last)
 
     @functools.cached_property
     def head(self) -> bytes:
         """The job-specific opening lines, BOM first."""
+        if self.steps:
+            return self.layout.head
         t = self.started
         lines = [
             "Current runner version: '2.317.0'",
@@ -81,6 +114,8 @@ class LogSpec:
     @functools.cached_property
     def tail(self) -> bytes:
         """The closing lines; failed jobs end with ``##[error]``."""
+        if self.steps:
+            return self.layout.tail
         blocks = max(0, self.size - len(self.head)) // len(_template(self.seed)) + 2
         t = self.started + timedelta(minutes=blocks)
         lines = []
@@ -96,8 +131,20 @@ class LogSpec:
 
     def block(self, index: int) -> bytes:
         """Body block ``index``: the template stamped with its minute and counter."""
-        minute = (self.started + timedelta(minutes=index + 1)).strftime("%Y-%m-%dT%H:%M")
+        first = self.layout.body_minute if self.steps else self.started + timedelta(minutes=1)
+        minute = (first + timedelta(minutes=index)).strftime("%Y-%m-%dT%H:%M")
         return _block(self.seed, minute.encode("ascii"), index % 1_000_000)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    head: bytes
+    head_steps: tuple[int, ...]  # the step number of each line of ``head``
+    tail: bytes
+    tail_steps: tuple[int, ...]
+    body_minute: datetime  # the minute of the first body block
+    starts: dict[int, datetime]  # step number -> time of its first line
+    last: datetime  # time of the log's last line
 
 
 @functools.lru_cache(maxsize=4)
@@ -141,13 +188,13 @@ def _template(seed: int) -> bytes:
 
 
 def _group(rng: random.Random, first: bool) -> list[tuple[bool, bytes]]:
-    """One ``##[group]Run ...`` step with its output lines."""
+    """One ``##[group]pytest ...`` group with its output lines (a user's group, not a step)."""
     module = rng.choice(_MODULES)
     lines: list[tuple[bool, bytes]] = []
     if first:
-        lines.append((True, b"##[group]Run python -m pytest -q --shard " + _COUNTER))
+        lines.append((True, b"##[group]pytest -q --shard " + _COUNTER))
     else:
-        lines.append((True, b"##[group]Run python -m pytest -q tests/test_%s.py" % module.encode()))
+        lines.append((True, b"##[group]pytest -q tests/test_%s.py" % module.encode()))
     lines += [
         (True, b"\x1b[36;1mpython -m pytest -q tests/\x1b[0m"),
         (True, b"shell: /usr/bin/bash -e {0}"),
@@ -243,3 +290,23 @@ def log_sha256(spec: LogSpec) -> str:
     for piece in iter_log(spec, chunk_size=1 << 20):
         digest.update(piece)
     return digest.hexdigest()
+
+
+def line_steps(spec: LogSpec) -> list[int]:
+    """The step number of every line of a step-shaped log, in order (empty without steps).
+
+    Lines are split on ``\\n``; continuation lines count as lines of their own. Memory
+    grows with the number of lines: meant for tests, not for the 512 MiB benchmark.
+    """
+    if not spec.steps:
+        return []
+    lay = spec.layout
+    owners = lay.head_steps + lay.tail_steps
+    body = spec.size - len(lay.head) - len(lay.tail)
+    if body < 0:
+        data = _trimmed(lay.head + lay.tail, spec.size)
+        return list(owners[: data.count(b"\n")])
+    start, end = len(lay.head), spec.size - len(lay.tail)
+    body_lines = sum(bytes(piece).count(b"\n") for piece in iter_log(spec, start, end, 1 << 20))
+    bulk = next((step.number for step in spec.steps if step.bulk), spec.steps[-1].number)
+    return [*lay.head_steps, *([bulk] * body_lines), *lay.tail_steps]

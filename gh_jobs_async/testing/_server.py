@@ -30,7 +30,7 @@ from gh_jobs_async.testing._faults import Fault, FaultPlan
 from gh_jobs_async.testing._http import UrlSigner, blob_path
 from gh_jobs_async.testing._jobgen import JobBlueprint
 from gh_jobs_async.testing._limits import Limiter
-from gh_jobs_async.testing._logs import log_bytes
+from gh_jobs_async.testing._logs import line_steps, log_bytes
 from gh_jobs_async.testing._runlist import RunQuery, select_runs, workflow_matches
 from gh_jobs_async.testing._runplan import (
     RUN_ACTORS,
@@ -203,6 +203,7 @@ class FakeGitHub:
         event: str = "push",
         workflow_path: str = ".github/workflows/ci.yml",
         actor: str = "octocat",
+        composite: bool | Sequence[bool] = False,
     ) -> FakeRun:
         """Create a run with ``attempts`` attempts of ``jobs`` jobs each.
 
@@ -210,7 +211,9 @@ class FakeGitHub:
         the jobs of each attempt (attempts share names, get fresh ids). ``run_id`` defaults
         to the next id of a counter; reusing one raises `ValueError`. ``event``,
         ``workflow_path`` and ``actor`` show in the run (`run_dict`), whose status and
-        conclusion follow its jobs.
+        conclusion follow its jobs. ``composite`` (cycled
+        too) makes one step of a job print inner ``##[group]Run`` groups, as composite
+        actions do, so that its log's step boundaries no longer match its steps.
         """
         if not conclusions or names == [] or statuses == [] or log_size == []:
             raise ValueError("conclusions, names, statuses and log_size must not be empty")
@@ -225,6 +228,7 @@ class FakeGitHub:
             statuses=None if statuses is None else tuple(statuses),
             workflow_name=workflow_name,
             head_branch=head_branch,
+            composite=(composite,) if isinstance(composite, bool) else tuple(composite) or (False,),
         )
         store = self._require_started().store
         options = RunOptions(event=event, workflow_path=workflow_path, actor=actor)
@@ -356,6 +360,18 @@ class FakeGitHub:
         """The whole log body (held in memory: fine for tests, not for huge logs)."""
         return log_bytes(self._ctx.store.record(job_id).log)
 
+    def log_steps(self, job_id: int) -> list[int]:
+        """The step ``number`` each line of the log belongs to, line by line (the oracle).
+
+        Lines are split on ``\\n``, continuation lines included. Empty for a job without
+        steps. Skipped steps own no line.
+        """
+        return line_steps(self._ctx.store.record(job_id).log)
+
+    def replace_log(self, job_id: int) -> None:
+        """Give the job a different log of the same size (and a new ETag), as if rewritten."""
+        self._ctx.store.replace_log(job_id)
+
     def log_sha256(self, job_id: int) -> str:
         """Hex SHA-256 of the log, computed once by streaming generation, then cached."""
         return self._ctx.store.sha256(job_id)
@@ -374,6 +390,41 @@ class FakeGitHub:
         origin = ctx.api_origin if same_origin else ctx.blob_origin
         path = blob_path(ctx.store.record(job_id).blob_id)
         return ctx.signer.sign(origin, path, ctx.config.log_url_ttl if ttl is None else ttl)
+
+    # -- the App ---------------------------------------------------------------------------
+
+    @property
+    def app_id(self) -> int:
+        """The fake App's ID (a JWT ``iss``)."""
+        return self._ctx.ensure_app().app_id
+
+    @property
+    def client_id(self) -> str:
+        """The fake App's client ID (the other accepted ``iss``)."""
+        return self._ctx.ensure_app().client_id
+
+    @property
+    def app_private_key_pem(self) -> str:
+        """The App's private key, PKCS#1 PEM as GitHub's download (generated on first use)."""
+        return self._ctx.ensure_app().private_key_pem
+
+    def add_installation(self, owner: str, *, repos: Sequence[str] | None = None) -> int:
+        """Install the App on ``owner`` (on ``repos`` only, or all); returns the id."""
+        return self._ctx.ensure_app().add_installation(owner, tuple(repos) if repos else None).id
+
+    def app_secrets(self) -> list[str]:
+        """Every secret of the App so far: its private key, the JWTs received and the
+        installation tokens minted (for tests that check none of them leaked)."""
+        app = self._ctx.ensure_app()
+        return [app.private_key_pem, *sorted(app.jwts_seen), *app.issued_tokens]
+
+    def delete_installation(self, installation_id: int) -> None:
+        """Uninstall: its tokens answer 401, its lookup and mint 404; KeyError if unknown."""
+        self._ctx.ensure_app().installations[installation_id].deleted = True
+
+    def suspend_installation(self, installation_id: int) -> None:
+        """Suspend: minting answers 403 ``This installation has been suspended``."""
+        self._ctx.ensure_app().installations[installation_id].suspended = True
 
     # -- limits, faults, stats -----------------------------------------------------------
 
@@ -411,4 +462,6 @@ class FakeGitHub:
         new.peak_api_in_flight, new.peak_blob_in_flight = old.api_in_flight, old.blob_in_flight
         self._ctx.stats = new
         self._ctx.faults.counter = new.faults_injected
+        if self._ctx.app is not None:
+            self._ctx.app.stats = new
         self._ctx.arrivals.clear()

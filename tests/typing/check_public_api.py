@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import assert_type
+from typing import Literal, assert_type
 
 import aiohttp
 
@@ -26,14 +26,20 @@ from gh_jobs_async import (
     JobsPage,
     JobStatus,
     JobStream,
+    LogChangedError,
+    LogLine,
+    LogReader,
     PrimaryRateLimitError,
     RateLimit,
     RunsCapError,
     RunStream,
     SecondaryRateLimitError,
     Step,
+    StepLog,
     StepStatus,
     WorkflowRun,
+    split_steps,
+    strip_ansi,
 )
 
 
@@ -151,3 +157,65 @@ async def runs(gh: Client, run: WorkflowRun, capped: RunsCapError) -> None:
     await gh.harvest("octo-org", "octo-repo", [run, 8], "logs")
     assert_type(capped.total_count, int)
     assert_type(capped.window, str)
+
+
+async def log_reading(gh: Client, job: Job) -> None:
+    """open_log, tail_log and split_steps keep their precise types."""
+    async with gh.open_log("octo-org", "octo-repo", 1, max_attempts=3, max_line=4096) as log:
+        assert_type(log, LogReader)
+        async for chunk in log.chunks():
+            assert_type(chunk, bytes)
+        async for line in log.lines():
+            assert_type(line, str)
+        async for entry in log.entries():
+            assert_type(entry, LogLine)
+    tail = await gh.tail_log("octo-org", "octo-repo", 1, lines=100)
+    assert_type(tail, list[LogLine])
+    entry = tail[0]
+    assert_type(entry.number, int | None)
+    assert_type(entry.offset, int)
+    assert_type(entry.raw_timestamp, str | None)
+    assert_type(entry.timestamp, datetime | None)
+    assert_type(entry.marker, str | None)
+    assert_type(entry.plain(), str)
+    assert_type(strip_ansi(entry.text), str)
+    parts = split_steps(job, tail)
+    assert_type(parts, list[StepLog])
+    assert_type(parts[0].step, Step)
+    assert_type(parts[0].entries, tuple[LogLine, ...])
+    assert_type(parts[0].confidence, Literal["high", "medium", "low"])
+    assert issubclass(LogChangedError, gh_jobs_async.LogDownloadError)
+
+
+async def auth_kinds(pem: str) -> None:
+    """The auth kinds: App, installation, provider, static token; Client(auth=...)."""
+    from pathlib import Path
+
+    from gh_jobs_async import AppAuth, InstallationAuth, ProvidedToken, ProviderAuth, TokenAuth
+    from gh_jobs_async import auth as auth_module
+
+    app = AppAuth("Iv23liExample", pem)
+    assert_type(AppAuth(12345, Path("app.pem")), AppAuth)
+    assert_type(app.issuer, str)
+    assert_type(app.clock_offset, float)
+    inst = app.installation(42, permissions={"actions": "read"})
+    assert_type(inst, InstallationAuth)
+    assert_type(app.installation(owner="o", repo="r", repositories=["r"]), InstallationAuth)
+    assert_type(inst.installation_id, int | None)
+    assert_type(inst.renews_at, float | None)
+    assert_type(inst.budget_key, str)
+    assert_type(inst.app, AppAuth)
+
+    async def provide() -> ProvidedToken:
+        return ProvidedToken("t", datetime.now().astimezone())
+
+    async def provide_str() -> str:
+        return "t"
+
+    assert_type(ProviderAuth(provide, name="vault"), ProviderAuth)
+    assert_type(ProviderAuth(provide_str), ProviderAuth)
+    assert_type(TokenAuth("t").budget_key, str)
+    assert_type(auth_module.AppAuth, type[AppAuth])
+    gh = Client(auth=inst)
+    assert_type(gh.auth, gh_jobs_async.Auth)
+    assert_type(gh.budget_key, str)

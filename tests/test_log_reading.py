@@ -1,0 +1,233 @@
+"""Reading logs without writing them: open_log, tail_log, resumed bodies, steps vs the oracle."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from _support import serve
+
+from gh_jobs_async import (
+    InvalidArgumentError,
+    LogChangedError,
+    LogsNotAvailableError,
+    split_steps,
+)
+from gh_jobs_async._logtext import entries_of
+from gh_jobs_async.testing import FakeConfig, Fault
+
+pytestmark = pytest.mark.integration
+
+OWNER, REPO = "octo-org", "hello-world"
+MiB = 1 << 20
+
+
+async def test_chunks_lines_and_entries_match_the_body() -> None:
+    """chunks() is the body byte for byte; lines() and entries() parse it like the pure module."""
+    async with serve() as (fake, client):
+        run = fake.add_run(jobs=1, log_size=300_000, conclusions=("failure",))
+        job_id = run.job_ids[0]
+        body = fake.log_bytes(job_id)
+        async with client.open_log(OWNER, REPO, job_id) as log:
+            assert b"".join([chunk async for chunk in log.chunks()]) == body
+        async with client.open_log(OWNER, REPO, job_id) as log:
+            lines = [line async for line in log.lines()]
+        assert lines == body.decode("utf-8").removeprefix("\ufeff").split("\n")[:-1]
+        async with client.open_log(OWNER, REPO, job_id) as log:
+            entries = [entry async for entry in log.entries()]
+        assert entries == entries_of(body)
+        assert fake.stats.blob_token_leaks == 0
+
+
+async def test_a_reader_is_read_once_and_arguments_are_checked() -> None:
+    """A second iteration raises; bad arguments raise before any request."""
+    async with serve() as (fake, client):
+        run = fake.add_run(jobs=1)
+        async with client.open_log(OWNER, REPO, run.job_ids[0]) as log:
+            [_ async for _ in log.chunks()]
+            with pytest.raises(RuntimeError, match="read once"):
+                log.lines()
+        sent = fake.stats.requests
+        with pytest.raises(InvalidArgumentError, match="max_line"):
+            client.open_log(OWNER, REPO, run.job_ids[0], max_line=0)
+        with pytest.raises(InvalidArgumentError, match="lines"):
+            await client.tail_log(OWNER, REPO, run.job_ids[0], lines=-1)
+        assert fake.stats.requests == sent
+
+
+async def test_a_broken_body_continues_where_it_stopped() -> None:
+    """A reset at 60% is resumed with Range from the byte reached: one unbroken stream."""
+    async with serve() as (fake, client):
+        run = fake.add_run(jobs=1, log_size=4 * MiB)
+        job_id = run.job_ids[0]
+        fake.inject(Fault("blob", "reset", job_id=job_id, partial_bytes=int(0.6 * 4 * MiB)))
+        async with client.open_log(OWNER, REPO, job_id) as log:
+            got = b"".join([chunk async for chunk in log.chunks()])
+            assert log.resumes == 1
+        assert got == fake.log_bytes(job_id)
+        assert fake.stats.blob_bytes_by_job[job_id] <= 4 * MiB + 512 * 1024
+        assert fake.stats.blob_suffix_ranges == 0
+
+
+async def test_a_host_that_ignores_ranges_still_gives_one_unbroken_stream() -> None:
+    """When the resumed request gets 200 and the whole body, the bytes already seen are skipped."""
+    async with serve(FakeConfig(blob_ignore_ranges=True)) as (fake, client):
+        run = fake.add_run(jobs=1, log_size=2 * MiB)
+        job_id = run.job_ids[0]
+        fake.inject(Fault("blob", "reset", job_id=job_id, partial_bytes=MiB))
+        async with client.open_log(OWNER, REPO, job_id) as log:
+            got = b"".join([chunk async for chunk in log.chunks()])
+        assert got == fake.log_bytes(job_id)
+
+
+async def test_a_log_that_changed_mid_read_is_reported() -> None:
+    """The resumed request's If-Match fails (412): the reader raises LogChangedError."""
+    async with serve() as (fake, client):
+        run = fake.add_run(jobs=1, log_size=2 * MiB)
+        job_id = run.job_ids[0]
+        fake.inject(Fault("blob", "reset", job_id=job_id, partial_bytes=MiB))
+
+        async def read_and_change() -> None:
+            async with client.open_log(OWNER, REPO, job_id) as log:
+                async for _chunk in log.chunks():
+                    fake.replace_log(job_id)  # before the body breaks and is resumed
+
+        with pytest.raises(LogChangedError):
+            await read_and_change()
+
+
+async def test_download_restarts_a_log_that_changed(tmp_path: Path) -> None:
+    """download_log: a 412 on resume starts again from zero; the file is the new log, whole."""
+    changes: list[int] = []
+
+    async def change_during_backoff(_seconds: float) -> None:
+        if not changes:  # between the broken attempt and its resumption
+            changes.append(job_id)
+            fake.replace_log(job_id)
+
+    async with serve(sleep=change_during_backoff) as (fake, client):
+        run = fake.add_run(jobs=1, log_size=6 * MiB)
+        job_id = run.job_ids[0]
+        original = fake.log_sha256(job_id)
+        fake.inject(Fault("blob", "reset", job_id=job_id, partial_bytes=5 * MiB))
+        result = await client.download_log(OWNER, REPO, job_id, tmp_path)
+        assert result.sha256 == fake.log_sha256(job_id) != original
+        assert result.attempts == 3  # broken, refused (412), then whole from zero
+    assert result.path is not None
+    assert hashlib.sha256(result.path.read_bytes()).hexdigest() == result.sha256
+    assert [p.name for p in tmp_path.iterdir()] == [f"{job_id}.log"]
+
+
+async def test_tail_reads_only_the_end_of_a_large_log() -> None:
+    """tail_log(100) of a 24 MiB log: the exact last entries, under 1 MiB served, no suffix."""
+    size = 24 * MiB
+    async with serve() as (fake, client):
+        run = fake.add_run(jobs=1, log_size=size, conclusions=("failure",))
+        job_id = run.job_ids[0]
+        tail = await client.tail_log(OWNER, REPO, job_id, lines=100)
+        served = fake.stats.blob_bytes_by_job[job_id]
+        body = fake.log_bytes(job_id)
+    assert served <= MiB
+    assert fake.stats.blob_suffix_ranges == 0
+    expected = entries_of(body[-served:], offset=size - served)[-100:]
+    assert [(e.offset, e.text) for e in tail] == [(e.offset, e.text) for e in expected]
+    assert len(tail) == 100
+    last_line = body.rstrip(b"\n").rsplit(b"\n", 1)[1].decode()
+    assert last_line.endswith(tail[-1].text)
+    assert all(e.number is None for e in tail)
+
+
+async def test_tail_on_a_host_that_ignores_ranges_streams_the_whole_log() -> None:
+    """With ranges ignored the tail is still right (numbered, since read from byte 0)."""
+    async with serve(FakeConfig(blob_ignore_ranges=True)) as (fake, client):
+        run = fake.add_run(jobs=1, log_size=3 * MiB)
+        job_id = run.job_ids[0]
+        tail = await client.tail_log(OWNER, REPO, job_id, lines=7)
+        body = fake.log_bytes(job_id)
+    assert tail == entries_of(body)[-7:]
+
+
+async def test_tail_of_a_short_log_is_the_whole_log() -> None:
+    """A log shorter than the first window comes back whole and numbered."""
+    async with serve() as (fake, client):
+        run = fake.add_run(jobs=1, log_size=5000)
+        job_id = run.job_ids[0]
+        assert await client.tail_log(OWNER, REPO, job_id, lines=10_000) == entries_of(
+            fake.log_bytes(job_id)
+        )
+        fake.set_log_state(job_id, "not_available")
+        with pytest.raises(LogsNotAvailableError):
+            await client.tail_log(OWNER, REPO, job_id)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ignore_ranges", [False, True])
+async def test_a_64_mib_download_reset_at_90_percent_resumes(
+    tmp_path: Path, ignore_ranges: bool
+) -> None:
+    """A 64 MiB log reset at 90% completes byte-exact; with ranges, at most 15% extra served."""
+    size = 64 * MiB
+    async with serve(FakeConfig(blob_ignore_ranges=ignore_ranges)) as (fake, client):
+        run = fake.add_run(jobs=1, log_size=size)
+        job_id = run.job_ids[0]
+        fake.inject(Fault("blob", "reset", job_id=job_id, partial_bytes=int(0.9 * size)))
+        result = await client.download_log(OWNER, REPO, job_id, tmp_path)
+        served = fake.stats.blob_bytes_by_job[job_id]
+        assert result.sha256 == fake.log_sha256(job_id)
+    assert result.size == size == (tmp_path / f"{job_id}.log").stat().st_size
+    assert result.attempts == 2
+    if not ignore_ranges:
+        assert served <= 1.15 * size
+    assert [p.name for p in tmp_path.iterdir()] == [f"{job_id}.log"]
+
+
+async def test_split_steps_agrees_with_the_oracle_over_many_job_shapes() -> None:
+    """Where markers match every line is in its step; composite jobs get a lowered confidence."""
+    async with serve() as (fake, client):
+        run = fake.add_run(
+            jobs=24,
+            log_size=[20_000, 300_000, 60_000, 45_000, 1_500],
+            conclusions=("success", "failure", "timed_out", "success", "skipped", "failure"),
+            composite=(False, False, False, True, False, False, False),
+        )
+        shapes: set[str] = set()
+        for job_id in run.job_ids:
+            job = await client.get_job(OWNER, REPO, job_id)
+            oracle = fake.log_steps(job_id)
+            async with client.open_log(OWNER, REPO, job_id) as log:
+                entries = [entry async for entry in log.entries()]
+            result = split_steps(job, entries)
+            assert sum(len(r.entries) for r in result) == (len(entries) if job.steps else 0)
+            ran = [r for r in result if r.method != "not run"]
+            if all(r.method == "markers" for r in ran) and ran:
+                shapes.add("markers")
+                for r in result:
+                    assert {oracle[e.number - 1] for e in r.entries if e.number} <= {r.step.number}
+            elif ran:
+                shapes.add("fallback")
+                assert all(r.confidence != "high" for r in ran)
+            if any(s.conclusion == "skipped" for s in job.steps):
+                shapes.add("skipped steps")
+            if any(s.started_at == s.completed_at for s in job.steps if s.conclusion != "skipped"):
+                shapes.add("zero-second step")
+            if not job.steps:
+                shapes.add("no steps")
+    assert shapes == {"markers", "fallback", "skipped steps", "zero-second step", "no steps"}
+
+
+async def test_inline_logs_and_empty_logs_read_the_same() -> None:
+    """A log GitHub returns inline (200 from the API) and an empty log both read correctly."""
+    async with serve(FakeConfig(logs_mode="inline")) as (fake, client):
+        run = fake.add_run(jobs=1, log_size=70_000)
+        job_id = run.job_ids[0]
+        body = fake.log_bytes(job_id)
+        async with client.open_log(OWNER, REPO, job_id) as log:
+            assert b"".join([chunk async for chunk in log.chunks()]) == body
+        assert await client.tail_log(OWNER, REPO, job_id, lines=4) == entries_of(body)[-4:]
+    async with serve() as (fake, client):
+        run = fake.add_run(jobs=1, log_size=0)
+        job_id = run.job_ids[0]
+        assert await client.tail_log(OWNER, REPO, job_id) == []
+        async with client.open_log(OWNER, REPO, job_id) as log:
+            assert [entry async for entry in log.entries()] == []
