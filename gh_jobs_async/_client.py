@@ -8,7 +8,7 @@ import os
 import re
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -20,7 +20,7 @@ from ._appauth import AppAuth
 from ._auth import Auth
 from ._created import CreatedInput, RunFilters, parse_created
 from ._files import DEFAULT_NAMING, Namer, Naming
-from ._harvest import Fetcher, LogBatch, summarize
+from ._harvest import GRACE_STEP, Fetcher, LogBatch, summarize
 from ._logread import LogReader
 from ._logread import tail_log as _tail_log
 from ._logs import JobsInput, ProgressHook, logs_url, resolve_location, target_for
@@ -29,12 +29,15 @@ from ._paginate import JobStream, fetch_page
 from ._runs import RunStream
 from ._selection import JobSelection, RunLedger, RunsInput, check_runs
 from ._session import Session, SessionConfig, make_ssl_context
+from ._watch import watch
 from .exceptions import ClientClosedError, InvalidArgumentError
 from .models import (
+    CacheStats,
     HarvestSummary,
     Job,
     JobConclusion,
     JobsPage,
+    JobUpdate,
     LogLocation,
     LogResult,
     RateLimit,
@@ -137,6 +140,13 @@ class Client:
     file to trust (TLS verification is always on). ``sleep`` and ``clock``
     (epoch seconds) can be injected, e.g. to test waits instantly; an injected
     clock also drives pacing, which otherwise uses ``time.monotonic``.
+
+    JSON GETs (a job, a page of jobs, a run) are conditional requests: the
+    answer is kept in memory (bounded) and the next GET of the same URL, with the
+    same credential, sends its ``ETag``; a 304 returns the kept value and costs
+    no primary budget, but counts for the limiter and pacer like any request.
+    Nothing is answered from memory without asking GitHub. ``etag_cache=False``
+    turns this off; :attr:`cache_stats` reports what it did.
     """
 
     def __init__(
@@ -158,6 +168,7 @@ class Client:
         session: aiohttp.ClientSession | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] | None = None,
+        etag_cache: bool = True,
     ) -> None:
         token = _check_token(token)
         _check_auth(auth, token)
@@ -187,6 +198,8 @@ class Client:
                 "<aiohttp.ClientSession>",
                 "its default headers carry Authorization, which would reach the log host",
             )
+        if not isinstance(etag_cache, bool):
+            raise InvalidArgumentError("etag_cache", etag_cache, "expected True or False")
         ssl_context: ssl.SSLContext | None = make_ssl_context(
             os.fspath(ca_bundle) if ca_bundle is not None else None
         )
@@ -208,6 +221,7 @@ class Client:
                 clock=clock or time.time,
                 monotonic=clock or time.monotonic,
                 sleep=sleep or asyncio.sleep,
+                etag_cache=etag_cache,
             ),
             session,
         )
@@ -260,6 +274,12 @@ class Client:
     def paused_for(self) -> float:
         """Seconds until GitHub lets requests flow again (0.0 when not rate limited)."""
         return self._session.paused_for()
+
+    @property
+    def cache_stats(self) -> CacheStats | None:
+        """Hits, misses and bytes held by the conditional-request cache (``None`` when off)."""
+        cache = self._session.cache
+        return None if cache is None else cache.stats
 
     @property
     def requests_sent(self) -> int:
@@ -350,6 +370,53 @@ class Client:
             window,
             per_page=per_page,
             batch=max(2, 2 * self._session.limiter.maximum),
+        )
+
+    def watch_run(
+        self,
+        owner: str,
+        repo: str,
+        run_id: int,
+        *,
+        attempt: int | None = None,
+        interval: float = 3.0,
+        max_interval: float | None = None,
+    ) -> AsyncIterator[JobUpdate]:
+        """Watch a run while it happens: each change of each job, once, in the order observed.
+
+        Every ``interval`` seconds (any positive number) the run and the jobs of the
+        watched attempt are fetched with conditional requests: an unchanged answer is a
+        304 and costs no primary budget. While nothing changes the wait grows (by half
+        each poll) up to ``max_interval`` (default ``2 * interval``); a change brings it
+        back to ``interval``. Each :class:`JobUpdate` carries the job now and what changed:
+        first seen, status, conclusion, steps done. Only observed states are reported (a
+        job seen queued and then completed is one update), never one twice, never
+        backwards. The iteration ends when the run and every job of the watched attempt
+        are completed. ``attempt=None`` follows re-runs: a new attempt's jobs are reported
+        as they appear; ``attempt=N`` watches that attempt only. Arguments are checked
+        now; requests start with the iteration. Breaking out or cancelling leaves nothing
+        running.
+        """
+        owner = _sansio.validate_owner(owner)
+        repo = _sansio.validate_repo(repo)
+        run_id = _sansio.validate_id("run_id", run_id)
+        if attempt is not None:
+            attempt = _sansio.validate_id("attempt", attempt)
+        every = _seconds("interval", interval)
+        cap = 2 * every if max_interval is None else _seconds("max_interval", max_interval)
+        if cap < every:
+            raise InvalidArgumentError(
+                "max_interval", max_interval, f"expected at least interval={interval}"
+            )
+        self._check_open()
+        return watch(
+            self._session,
+            owner,
+            repo,
+            run_id,
+            attempt=attempt,
+            interval=every,
+            max_interval=cap,
         )
 
     def _jobs_url(
@@ -535,6 +602,7 @@ class Client:
         naming: Naming = DEFAULT_NAMING,
         max_attempts: int = 4,
         progress: ProgressHook | None = None,
+        grace: float = 10.0,
     ) -> LogBatch:
         """Harvest many jobs' logs into ``dest_dir`` in parallel; results in completion order.
 
@@ -553,6 +621,12 @@ class Client:
         ``{head_sha}`` (e.g. ``"{run_id}/{job_id}-{name}.log"``), or a callable
         taking the Job (or id); every name is sanitised and cannot leave
         ``dest_dir``. ``progress`` receives a :class:`LogEvent` per step.
+
+        ``jobs`` may also be a :meth:`watch_run` iterator: each job is then taken
+        when it is seen completed; one that never ran (skipped, or cancelled
+        before a runner took it) is ``not_available`` at once, and a 404 is
+        retried for ``grace`` seconds after the job completed (logs appear a
+        second or two later).
         """
         _sansio.validate_owner(owner)
         _sansio.validate_repo(repo)
@@ -560,12 +634,14 @@ class Client:
             concurrency = min(64, 3 * self._session.limiter.maximum)
         _positive("concurrency", concurrency)
         _positive("max_attempts", max_attempts)
+        grace_seconds = _seconds("grace", grace, allow_zero=True)
         namer = Namer.create(naming)
         if isinstance(jobs, list | tuple):
             for item in jobs:  # a plain sequence can be checked whole, before any request
                 namer.check(item)
         self._check_open()
         fetcher = Fetcher(self._session, owner, repo, max_attempts=max_attempts, progress=progress)
+        fetcher.grace = grace_seconds
         return LogBatch(
             fetcher, jobs, Path(os.fspath(dest_dir)), namer=namer, concurrency=concurrency
         )
@@ -628,6 +704,8 @@ class Client:
         naming: Naming = DEFAULT_NAMING,
         max_attempts: int = 4,
         progress: ProgressHook | None = None,
+        follow: bool = False,
+        interval: float = 3.0,
     ) -> HarvestSummary:
         """List the jobs of one or many runs and download their logs as one pipeline.
 
@@ -639,18 +717,57 @@ class Client:
         remembers the runs it finished (every job completed, every log on disk): a
         second harvest does not list their jobs again, and counts their logs as
         skipped. Returns counts per status, bytes, seconds and failures.
+
+        ``follow=True`` harvests a run that is still going (``runs`` is then one run id
+        or ``WorkflowRun``): it is watched (:meth:`watch_run`, every ``interval`` s,
+        re-runs followed unless ``attempt`` is given) and each job's log is downloaded
+        as soon as the job completes; a 404 for a job just completed is retried for a
+        grace period (logs appear a second or two later), and a job skipped or cancelled
+        before it ran is reported ``not_available`` at once. It ends when the run ends.
+        ``filter`` must then be ``"latest"``.
         """
-        selection = self.select_jobs(
-            owner, repo, runs, dest_dir, filter=filter, attempt=attempt, only_failed=only_failed
-        )
+        if not isinstance(follow, bool):
+            raise InvalidArgumentError("follow", follow, "expected True or False")
+        every = _seconds("interval", interval)
+        jobs: JobsInput
+        on_result: Callable[[LogResult], Awaitable[None]] | None = None
+        if follow:
+            if filter != "latest":
+                raise InvalidArgumentError(
+                    "filter", filter, "follow=True harvests the attempts it watches"
+                )
+            run_id = _one_run(runs)
+            updates = self.watch_run(owner, repo, run_id, attempt=attempt, interval=interval)
+            jobs = _failed_updates(updates) if only_failed else updates
+        else:
+            selection = self.select_jobs(
+                owner, repo, runs, dest_dir, filter=filter, attempt=attempt, only_failed=only_failed
+            )
+            jobs, on_result = selection, selection.record
         batch = self.download_logs(
             owner,
             repo,
-            selection,
+            jobs,
             dest_dir,
             concurrency=concurrency,
             naming=naming,
             max_attempts=max_attempts,
             progress=progress,
         )
-        return await summarize(batch, on_result=selection.record)
+        batch._fetcher.grace_step = min(GRACE_STEP, every)  # a missing log is asked for as often
+        return await summarize(batch, on_result=on_result)
+
+
+def _one_run(runs: RunsInput) -> int:
+    """The id of the one run ``follow=True`` watches."""
+    if isinstance(runs, WorkflowRun):
+        return runs.id
+    if isinstance(runs, int) and not isinstance(runs, bool):
+        return _sansio.validate_id("run_id", runs)
+    raise InvalidArgumentError("runs", runs, "follow=True harvests one run: give one run id")
+
+
+async def _failed_updates(updates: AsyncIterator[JobUpdate]) -> AsyncIterator[JobUpdate]:
+    async for update in updates:
+        if update.completed and update.job.conclusion in FAILED_CONCLUSIONS:
+            yield update

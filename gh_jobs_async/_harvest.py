@@ -9,6 +9,11 @@ workers in one ``asyncio.TaskGroup``); results travel through a queue, so no
 
 One job's failure never stops the others: every per-job outcome becomes a
 result. Only an authentication failure (401) or cancellation ends the batch.
+
+Fed by a watch (:class:`~gh_jobs_async.models.JobUpdate` items), a batch takes each job
+the moment it is seen completed: a job that never ran (skipped, or cancelled before a
+runner took it) is reported ``not_available`` without a request, and a 404 for a job that
+has just completed is retried for ``grace`` seconds, since its log appears a little later.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Self
 import attrs
 
 from . import _sansio
+from ._changes import never_ran
 from ._files import (
     DirectoryLock,
     Manifest,
@@ -59,11 +65,14 @@ from .exceptions import (
     TransportError,
     UnauthorizedError,
 )
-from .models import HarvestSummary, LogEvent, LogResult, LogStatus
+from .models import HarvestSummary, Job, JobUpdate, LogEvent, LogResult, LogStatus
 
 logger = logging.getLogger(__name__)
 
 _DONE = object()
+LOG_GRACE = 10.0  # seconds a just-completed job's 404 is retried (logs appear 1-2 s later)
+GRACE_STEP = 0.5  # the longest wait between two asks for a missing log
+FIRST_GRACE_STEP = 0.1  # the first wait; it doubles up to grace_step
 
 
 @attrs.frozen
@@ -71,6 +80,9 @@ class _Work:
     job_id: int
     relative: Path
     target: Path
+    live: bool = False  # seen completed by a watch just now: a 404 gets a grace period
+    never_ran: bool = False
+    seen: float = 0.0  # session.config.monotonic() when the watch saw it completed
 
 
 @attrs.define
@@ -84,6 +96,8 @@ class Fetcher:
     progress: ProgressHook | None = None
     manifest: Manifest | None = None
     root: Path | None = None  # a harvest's dest_dir: no symlinked folder below it is followed
+    grace: float = LOG_GRACE
+    grace_step: float = GRACE_STEP
 
     def emit(
         self, kind: str, job_id: int, nbytes: int = 0, result: LogResult | None = None
@@ -186,8 +200,17 @@ class Fetcher:
 
     async def outcome(self, work: _Work) -> LogResult:
         """:meth:`fetch`, with every per-job failure turned into a result."""
+        if work.never_ran:
+            error = LogsNotAvailableError(
+                "the job never ran, so it has no log",
+                status=404,
+                url=logs_url(self.session, self.owner, self.repo, work.job_id),
+            )
+            result = LogResult(job_id=work.job_id, status=LogStatus.NOT_AVAILABLE, error=error)
+            self.emit("finished", work.job_id, result=result)
+            return result
         try:
-            result = await self.fetch(work.job_id, work.target, work.relative)
+            result = await (self._fetch_live(work) if work.live else self._fetch(work))
         except UnauthorizedError:
             raise
         except LogsNotAvailableError as exc:
@@ -199,6 +222,28 @@ class Fetcher:
             result = LogResult(job_id=work.job_id, status=LogStatus.FAILED, error=exc)
         self.emit("finished", work.job_id, result=result)
         return result
+
+    async def _fetch(self, work: _Work) -> LogResult:
+        return await self.fetch(work.job_id, work.target, work.relative)
+
+    async def _fetch_live(self, work: _Work) -> LogResult:
+        """:meth:`fetch`, retrying a 404 until ``grace`` s after the job was seen completed.
+
+        The waits start short (a log often follows within a second) and double up to
+        ``grace_step``.
+        """
+        config = self.session.config
+        step = min(FIRST_GRACE_STEP, self.grace_step)
+        while True:
+            try:
+                return await self.fetch(work.job_id, work.target, work.relative)
+            except LogsNotAvailableError:
+                left = work.seen + self.grace - config.monotonic()
+                if left <= 0:
+                    raise
+                logger.debug("job %d: log not there yet; asking again", work.job_id)
+                await config.sleep(min(step, left))
+                step = min(2 * step, self.grace_step)
 
 
 def _resumable(exc: BaseException, part: PartFile) -> bool:
@@ -331,7 +376,14 @@ class LogBatch(AsyncIterator[LogResult]):
     async def _produce(self, queue: asyncio.Queue[_Work | None], manifest: Manifest) -> None:
         seen_ids: set[int] = set()
         seen_paths: set[Path] = set()
-        async for item in iterate(self._jobs):
+        async for given in iterate(self._jobs):
+            live = isinstance(given, JobUpdate)
+            if isinstance(given, JobUpdate):
+                if not given.completed:
+                    continue  # a watch: take each job when it is seen completed
+                item: Job | int = given.job
+            else:
+                item = given
             job_id = job_id_of(item)
             if job_id in seen_ids:
                 continue
@@ -361,7 +413,16 @@ class LogBatch(AsyncIterator[LogResult]):
                 self._fetcher.emit("finished", job_id, result=result)
                 self._results.put_nowait(result)
                 continue
-            await queue.put(_Work(job_id=job_id, relative=relative, target=target))
+            work = _Work(job_id=job_id, relative=relative, target=target)
+            if live:
+                assert isinstance(item, Job)  # noqa: S101 - an update carries its Job
+                work = attrs.evolve(
+                    work,
+                    live=True,
+                    never_ran=never_ran(item),
+                    seen=self._fetcher.session.config.monotonic(),
+                )
+            await queue.put(work)
 
 
 def _place(root: Path, relative: Path, manifest: Manifest) -> tuple[Path, ManifestEntry | None]:

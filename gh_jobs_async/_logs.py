@@ -48,7 +48,7 @@ from .exceptions import (
     RequestTimeoutError,
     UnsafeURLError,
 )
-from .models import Job, LogEvent, LogLocation
+from .models import Job, JobUpdate, LogEvent, LogLocation
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ CHUNK_SIZE = 2 * 1024 * 1024
 READ_BUFSIZE = 1024 * 1024  # aiohttp's read buffer, on top of the two batches
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
-JobsInput = Iterable[Job | int] | AsyncIterable[Job | int]
+JobsInput = Iterable[Job | int] | AsyncIterable[Job | int] | AsyncIterable[Job | int | JobUpdate]
 ProgressHook = Callable[[LogEvent], None]
 _T = TypeVar("_T")
 
@@ -390,7 +390,7 @@ def finish_verified(part: PartFile, tail: Tail, job_id: int) -> None:
         )
 
 
-async def iterate(jobs: JobsInput) -> AsyncIterator[Job | int]:
+async def iterate(jobs: JobsInput) -> AsyncIterator[Job | int | JobUpdate]:
     """Iterate a plain or async iterable of jobs (closing an async generator afterwards)."""
     if isinstance(jobs, AsyncIterable):
         iterator = aiter(jobs)

@@ -28,6 +28,7 @@ import attrs
 
 from . import _authpolicy, _sansio
 from ._auth import Auth, Credential, Refusal, TokenAuth, Tries, _NoAuth
+from ._cache import ConditionalCache
 from ._limits import Clock, Limiter, Pacer, Sleep
 from .exceptions import (
     ApiError,
@@ -57,6 +58,7 @@ class Answer:
     body: bytes
     url: str
     credential_id: str | None = None  # a hash of the credential sent, never the credential
+    not_modified: bool = False  # a 304 revived from the conditional-request cache
 
 
 TRANSPORT_ERRORS = (TimeoutError, aiohttp.ClientError, OSError)
@@ -151,6 +153,7 @@ class SessionConfig:
     monotonic: Clock  # for pacing and pauses, immune to wall-clock jumps
     sleep: Sleep
     auth: Auth | None = None  # None: TokenAuth(token), or no credential without a token
+    etag_cache: bool = True  # conditional requests for JSON GETs (see _cache)
 
 
 class Session:
@@ -174,6 +177,7 @@ class Session:
         self._headers = _sansio.request_headers(None, config.api_version, config.user_agent)
         self.auth: Auth = config.auth or (TokenAuth(config.token) if config.token else _NoAuth())
         self.auth.bind(self.api)
+        self.cache: ConditionalCache | None = ConditionalCache() if config.etag_cache else None
 
     def __repr__(self) -> str:
         return f"<Session {self.api.url} {self.limiter!r} {self.pacer!r}>"
@@ -417,13 +421,14 @@ class Session:
         started = time.perf_counter()
         self.requests_sent += 1
         error: TransportError | None = None
+        sent: Mapping[str, str] = self._headers if headers is None else headers
+        # conditional-request hook: the cache keys on the headers actually sent
+        lookup = self.cache.prepare(method, url, sent) if self.cache is not None else None
+        if lookup is not None:
+            sent = lookup.headers
         try:
             async with self.http.request(
-                method,
-                url,
-                headers=self._headers if headers is None else headers,
-                data=data,
-                allow_redirects=False,
+                method, url, headers=sent, data=data, allow_redirects=False
             ) as response:
                 body = await _read_body(response, url)
                 answer = Answer(
@@ -436,6 +441,13 @@ class Session:
             error = translate(exc, method, url)
         if error is not None:
             raise error
+        if lookup is not None and self.cache is not None:
+            status, revived, body, not_modified = self.cache.settle(
+                lookup, answer.status, answer.headers, answer.body
+            )
+            if not_modified:
+                logger.debug("%s %s -> 304, served from the conditional-request cache", method, url)
+                answer = Answer(status, revived, body, url, not_modified=True)
         logger.debug(
             "%s %s -> %d (%d bytes, %.0f ms)",
             method,

@@ -19,7 +19,7 @@ import shlex
 import signal
 import sys
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -33,6 +33,9 @@ from gh_jobs_async import (
     InvalidArgumentError,
     Job,
     JobConclusion,
+    JobUpdate,
+    LogResult,
+    RunConclusion,
     RunStream,
     UnauthorizedError,
 )
@@ -40,7 +43,7 @@ from gh_jobs_async import (
 from ._cli_when import parse_when
 
 if TYPE_CHECKING:
-    pass
+    from ._cli_output import HarvestDisplay
 
 FAILED_CONCLUSIONS = frozenset({JobConclusion.FAILURE, JobConclusion.TIMED_OUT})
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -121,6 +124,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _listing_options(logs)
     _harvest_options(logs)
+    logs.add_argument(
+        "--follow",
+        action="store_true",
+        help="harvest a run still going: each log as soon as its job completes (one RUN_ID)",
+    )
+    logs.add_argument(
+        "--interval",
+        type=_positive_float,
+        default=3.0,
+        metavar="S",
+        help="with --follow: seconds between polls (default: %(default)s)",
+    )
+
+    watch = command("watch", "Watch a run: its jobs live, until the run completes.", common, conn)
+    watch.add_argument("repository", metavar="OWNER/REPO")
+    watch.add_argument("run_id", metavar="RUN_ID", type=int)
+    watch.add_argument(
+        "--interval",
+        type=_positive_float,
+        default=3.0,
+        metavar="S",
+        help="seconds between polls, longer while nothing changes (default: %(default)s)",
+    )
+    watch.add_argument("--attempt", type=int, metavar="N", help="watch attempt N only")
+    watch.add_argument(
+        "--exit-status",
+        action="store_true",
+        help="exit with status 1 when the run did not succeed",
+    )
+
     _run_filter_options(logs)
 
     runs = command(
@@ -229,6 +262,16 @@ def _positive_int(text: str) -> int:
     if not text.isdecimal() or int(text) <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return int(text)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def _non_negative_int(text: str) -> int:
@@ -458,6 +501,39 @@ async def cmd_runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _followed(
+    updates: AsyncIterator[JobUpdate], failed_only: bool, display: HarvestDisplay
+) -> AsyncIterator[JobUpdate]:
+    """The updates of a watch (completed failed ones only with ``--failed-only``), telling the
+    display of each job as it is first seen."""
+    async for update in updates:
+        if update.first_seen and not failed_only:
+            display.expect(1, final=False)
+        if not failed_only or (update.completed and update.job.conclusion in FAILED_CONCLUSIONS):
+            yield update
+    display.listing_done()
+
+
+async def cmd_watch(args: argparse.Namespace) -> int:
+    """``gh-jobs watch``: a live table on a terminal, one line per change otherwise."""
+    from ._cli_watch import WatchDisplay  # noqa: PLC0415
+
+    owner, repo = split_repository(args.repository)
+    async with make_client(args) as client:
+        updates = client.watch_run(
+            owner, repo, args.run_id, attempt=args.attempt, interval=args.interval
+        )
+        display = WatchDisplay(f"{owner}/{repo} run {args.run_id}")
+        async with display:
+            async for update in updates:
+                display.update(update)
+        run = await client.get_run(owner, repo, args.run_id, attempt=args.attempt)
+    display.summary(run)
+    if args.exit_status and run.conclusion != RunConclusion.SUCCESS:
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 async def _make_out_dir(path: Path) -> None:
     """Create ``--out`` up front, so that a bad one is a usage error, not a failed harvest."""
     try:
@@ -473,25 +549,40 @@ async def harvest(client: Client, owner: str, repo: str, args: argparse.Namespac
     """
     from ._cli_output import HarvestDisplay  # noqa: PLC0415
 
-    if args.run_ids and _has_run_filters(args):
-        raise UsageError("give RUN_IDs or run filters (--status, --since, ...), not both")
-    runs = args.run_ids or list_runs(client, owner, repo, args)
     display = HarvestDisplay(client, args.out)
-    selection = client.select_jobs(
-        owner,
-        repo,
-        runs,
-        args.out,
-        filter=args.filter,
-        attempt=args.attempt,
-        only_failed=args.failed_only,
-        on_run=lambda jobs: display.expect(jobs, final=False),
-        on_done=display.listing_done,
-    )
+    jobs: AsyncIterator[Job] | AsyncIterator[JobUpdate]
+    record: Callable[[LogResult], Awaitable[None]] | None = None
+    if getattr(args, "follow", False):
+        if len(args.run_ids) != 1:
+            raise UsageError("--follow harvests one run: give one RUN_ID")
+        if _has_run_filters(args):
+            raise UsageError("--follow harvests one RUN_ID, not the runs filters select")
+        if args.filter != "latest":
+            raise UsageError("--follow harvests the attempts it watches: drop --filter")
+        updates = client.watch_run(
+            owner, repo, args.run_ids[0], attempt=args.attempt, interval=args.interval
+        )
+        jobs = _followed(updates, args.failed_only, display)
+    else:
+        if args.run_ids and _has_run_filters(args):
+            raise UsageError("give RUN_IDs or run filters (--status, --since, ...), not both")
+        runs = args.run_ids or list_runs(client, owner, repo, args)
+        selection = client.select_jobs(
+            owner,
+            repo,
+            runs,
+            args.out,
+            filter=args.filter,
+            attempt=args.attempt,
+            only_failed=args.failed_only,
+            on_run=lambda count: display.expect(count, final=False),
+            on_done=display.listing_done,
+        )
+        jobs, record = selection, selection.record
     batch = client.download_logs(
         owner,
         repo,
-        selection,
+        jobs,
         args.out,
         concurrency=args.concurrency,
         progress=display.event,
@@ -501,7 +592,8 @@ async def harvest(client: Client, owner: str, repo: str, args: argparse.Namespac
         async with display, batch:
             async for result in batch:
                 display.result(result)
-                await selection.record(result)
+                if record is not None:
+                    await record(result)
     except asyncio.CancelledError:
         display.summary(interrupted=True)
         raise
@@ -565,6 +657,7 @@ COMMANDS: dict[str, Command] = {
     "list": cmd_list,
     "runs": cmd_runs,
     "logs": cmd_logs,
+    "watch": cmd_watch,
     "view": cmd_view,
     "demo": cmd_demo,
 }

@@ -34,10 +34,13 @@ from cattrs.preconf.json import make_converter as _make_json_converter
 from .exceptions import DecodeError, _shown
 
 __all__ = [
+    "CacheStats",
+    "Change",
     "HarvestSummary",
     "Job",
     "JobConclusion",
     "JobStatus",
+    "JobUpdate",
     "JobsPage",
     "LogEvent",
     "LogLocation",
@@ -386,6 +389,61 @@ class RateLimit:
     def reset_epoch(self) -> float:
         """``reset_at`` as UTC epoch seconds."""
         return self.reset_at.timestamp()
+
+
+@attrs.frozen
+class CacheStats:
+    """What the conditional-request cache did: ``Client.cache_stats``.
+
+    ``hits`` are GETs answered 304 and served from the cache (no primary budget spent);
+    ``misses`` are cacheable GETs that brought a full answer; ``entries`` and ``bytes``
+    are what it holds now, within ``max_entries`` and ``max_bytes``.
+    """
+
+    hits: int
+    misses: int
+    entries: int
+    bytes: int
+    max_entries: int
+    max_bytes: int
+
+
+class Change(enum.StrEnum):
+    """What a :class:`JobUpdate` reports about its job."""
+
+    FIRST_SEEN = "first_seen"  # the watch sees this job for the first time
+    STATUS = "status"  # ``status`` moved on (never backwards)
+    CONCLUSION = "conclusion"  # ``conclusion`` was set or changed
+    STEPS = "steps"  # more steps completed
+
+
+@attrs.frozen
+class JobUpdate:
+    """A change of one job observed by ``Client.watch_run``: the job now, and what changed.
+
+    ``previous_status`` and ``previous_conclusion`` are what the watch saw before (``None``
+    when first seen); ``steps_done`` are the steps newly seen completed, by number. Only
+    what was observed is reported: a job seen queued and then completed has one update,
+    status ``queued`` -> ``completed``, and no invented ``in_progress``.
+    """
+
+    job: Job
+    changes: frozenset[Change]
+    previous_status: JobStatus | str | None = None
+    previous_conclusion: JobConclusion | str | None = None
+    steps_done: tuple[Step, ...] = ()
+
+    @property
+    def first_seen(self) -> bool:
+        """Whether this is the first observation of the job."""
+        return Change.FIRST_SEEN in self.changes
+
+    @property
+    def completed(self) -> bool:
+        """Whether this update is the one that saw the job completed (once per job)."""
+        return self.job.status == JobStatus.COMPLETED and (
+            Change.STATUS in self.changes or Change.FIRST_SEEN in self.changes
+        )
 
 
 _E = TypeVar("_E", bound=enum.StrEnum)

@@ -13,7 +13,9 @@ Every request goes through the same pipeline, decided at arrival and answered af
    (``/api/v3`` prefix with ``ghes``); anything else, a trailing slash included, is 404.
 
 All answers carry ``x-github-request-id``, ``x-github-api-version-selected`` and (unless
-``rate_limit`` is None) the ``x-ratelimit-*`` headers.
+``rate_limit`` is None) the ``x-ratelimit-*`` headers. The job, jobs-page and run answers
+carry ``ETag`` and ``Last-Modified`` (see `_conditional`); a 304 gives its primary point
+back, as GitHub does not charge an authenticated 304.
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ from aiohttp import web
 
 from gh_jobs_async.testing._app import AppVerdict
 from gh_jobs_async.testing._blob import stream_log, wait_flushed
+from gh_jobs_async.testing._conditional import (
+    CACHE_CONTROL,
+    VARY,
+    etag_for,
+    http_date,
+    not_modified,
+)
 from gh_jobs_async.testing._context import ServerContext
 from gh_jobs_async.testing._faults import Fault, Where
 from gh_jobs_async.testing._http import (
@@ -202,6 +211,7 @@ class ApiHandler:
         if not spent:
             ctx.stats.primary_violations += 1
             return _json(403, _PRIMARY, headers)
+        ctx.stats.primary_spent += 1
         if version is not None and version not in API_VERSIONS:
             headers["x-github-api-version-selected"] = API_VERSIONS[0]
             message = f"Unsupported 'X-GitHub-Api-Version' provided: '{version}'."
@@ -257,6 +267,7 @@ class ApiHandler:
     ) -> web.StreamResponse:
         """Faults, then routing, for an accepted request."""
         ctx = self.ctx
+        ctx.store.advance(time.monotonic())  # live runs move on
         route = parse_route(request.path, ghes=ctx.config.ghes)
         if request.method != "GET":
             route = None
@@ -309,16 +320,14 @@ class ApiHandler:
         if route.kind in {"list", "attempt"}:
             return self._list(request, route, headers)
         if route.kind in {"run", "run_attempt"}:
-            return self._run(route, headers)
+            return self._run(request, route, headers)
         if route.kind in {"runs", "workflow_runs"}:
             return self._runs(request, route, headers)
         rec = store.find_job(route.owner, route.repo, route.number)
         if route.kind == "job":
-            return (
-                _json(404, _NOT_FOUND, headers)
-                if rec is None
-                else _json(200, store.job_body(rec), headers)
-            )
+            if rec is None:
+                return _json(404, _NOT_FOUND, headers)
+            return self.conditional_json(request, "job", store.job_body(rec), rec.modified, headers)
         if rec is None or rec.log_state == "not_available":
             return _json(404, _LOGS_NOT_FOUND, headers)
         if rec.log_state == "gone":
@@ -348,11 +357,43 @@ class ApiHandler:
         body, total = ctx.store.page_body(route.number, selector, per_page, page)
         base = (ctx.config.link_origin or ctx.api_origin) + request.rel_url.raw_path
         link = link_header(base, query.items(), page, page_count(total, per_page))
-        if link is not None:
-            headers["Link"] = link
+        modified = ctx.store.page_modified(route.number, selector, per_page, page)
+        answer = self.conditional_json(request, route.kind, body, modified, headers)
+        if link is not None and answer.status == 200:
+            answer.headers["Link"] = link  # a 304 carries no Link
+        return answer
+
+    def conditional_json(
+        self,
+        request: web.Request,
+        kind: str,
+        body: bytes,
+        modified: float | None,
+        headers: dict[str, str],
+    ) -> web.Response:
+        """A 200 with validators, or a 304 (no body, no primary point) when they match."""
+        ctx, cfg = self.ctx, self.ctx.config
+        etag = etag_for(body, request) if cfg.conditional == "etag" else None
+        last = modified if cfg.conditional != "none" else None
+        if cfg.conditional != "none":
+            headers["Cache-Control"] = CACHE_CONTROL
+            headers["Vary"] = VARY
+            if last is not None:
+                headers["Last-Modified"] = http_date(last)
+        if cfg.conditional != "none" and not_modified(request, etag, last):
+            ctx.limiter.refund()
+            ctx.stats.primary_spent -= 1
+            headers.update(ctx.limiter.headers(time.monotonic()))
+            if etag is not None and cfg.etag_on_304:
+                headers["ETag"] = etag
+            ctx.stats.answers_304[kind] += 1
+            return web.Response(status=304, headers=headers)
+        if etag is not None:
+            headers["ETag"] = etag
+        ctx.stats.answers_200[kind] += 1
         return _json(200, body, headers)
 
-    def _run(self, route: Route, headers: dict[str, str]) -> web.Response:
+    def _run(self, request: web.Request, route: Route, headers: dict[str, str]) -> web.Response:
         """A workflow run (its latest attempt), or one attempt of it."""
         store = self.ctx.store
         if store.find_run(route.owner, route.repo, route.number) is None:
@@ -362,7 +403,8 @@ class ApiHandler:
             body = store.run_body(route.number, attempt)
         except KeyError:
             return _json(404, _NOT_FOUND_RUN, headers)
-        return _json(200, body, headers)
+        modified = store.run_modified(route.number, attempt)
+        return self.conditional_json(request, route.kind, body, modified, headers)
 
     def _runs(self, request: web.Request, route: Route, headers: dict[str, str]) -> web.Response:
         """One page of a runs listing: filters, newest first, and GitHub's two caps."""

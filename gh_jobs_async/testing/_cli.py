@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--history", type=int, default=0, help="also N runs over the last days, for listings")
     add("--history-days", type=float, default=90.0, help="days the history spans (default: 90)")
     add("--history-failed", type=int, default=0, help="runs of the history that failed")
+    add("--live", action="store_true", help="runs happen now: jobs queue, run and complete")
+    add("--duration", type=float, default=20.0, help="with --live: seconds per attempt")
+    add("--log-lag", type=float, default=1.0, help="with --live: seconds until a log appears")
     add(
         "--conclusions",
         default="success",
@@ -97,6 +100,9 @@ async def serve_forever(
     history_days: float = 90.0,
     history_failed: int = 0,
     app_key_out: Path | None = None,
+    live: bool = False,
+    duration: float = 20.0,
+    log_lag: float = 1.0,
 ) -> None:
     """Serve a fake with ``runs`` runs until ``stop`` is set (or the task is cancelled);
     ``history`` more runs (``history_failed`` of them failed) over the last ``history_days``
@@ -117,6 +123,9 @@ async def serve_forever(
                 attempts=attempts,
                 log_size=log_size,
                 conclusions=conclusions,
+                live=live,
+                duration=duration,
+                log_lag=log_lag,
             )
             for _ in range(runs)
         ]
@@ -178,6 +187,9 @@ async def _serve_until_signalled(args: argparse.Namespace) -> None:
         history_days=args.history_days,
         history_failed=args.history_failed,
         app_key_out=args.app_key_out,
+        live=args.live,
+        duration=args.duration,
+        log_lag=args.log_lag,
     )
 
 

@@ -16,6 +16,7 @@ from typing import Literal, NamedTuple
 
 __all__ = [
     "DEFAULT_TOKEN",
+    "Conditional",
     "FakeConfig",
     "FakeStats",
     "LogsMode",
@@ -28,6 +29,11 @@ DEFAULT_TOKEN = "ghs_fakeTOKEN0123456789abcdefABCDEF"  # noqa: S105 - a fake by 
 #: How the logs endpoint answers: a 302 to the blob origin, a 302 to a signed path on the API
 #: origin, or the log body itself with 200.
 LogsMode = Literal["redirect", "same_origin", "inline"]
+
+#: Which validators the JSON endpoints send: ``ETag`` and ``Last-Modified``, only
+#: ``Last-Modified``, or none (no conditional requests at all).
+Conditional = Literal["etag", "last_modified", "none"]
+_CONDITIONAL = ("etag", "last_modified", "none")
 
 _LOGS_MODES = ("redirect", "same_origin", "inline")
 
@@ -87,6 +93,8 @@ class FakeConfig:
     app_token_lifetime: float = 3600.0
     app_replication_lag: float = 0.0
     app_clock_offset: float = 0.0
+    conditional: Conditional = "etag"
+    etag_on_304: bool = True
 
     def __post_init__(self) -> None:
         """Reject values the server could not honour."""
@@ -96,6 +104,7 @@ class FakeConfig:
             raise ValueError("secondary_status must be 403 or 429")
         if self.logs_mode not in _LOGS_MODES:
             raise ValueError(f"logs_mode must be one of {_LOGS_MODES}")
+        self._check_live()
         if self.chunk_size < 1:
             raise ValueError("chunk_size must be positive")
         for name in (
@@ -120,6 +129,10 @@ class FakeConfig:
         _check_app_settings(self)
         if self.link_origin is not None and self.link_origin.endswith("/"):
             raise ValueError("link_origin must not end with '/'")
+
+    def _check_live(self) -> None:
+        if self.conditional not in _CONDITIONAL:
+            raise ValueError(f"conditional must be one of {_CONDITIONAL}")
 
 
 def _check_positive(config: FakeConfig, names: tuple[str, ...]) -> None:
@@ -189,6 +202,9 @@ class FakeStats:
       ``not_replicated_403``, ``not_a_jwt``, ``jwt_<reason>``), ``requests_per_token`` by
       token label (``installation 1001 #3``), ``requests_per_installation`` by id, and
       ``app_secret_leaks``: requests off the API carrying an issued token or a JWT.
+    * ``answers_200[kind]`` and ``answers_304[kind]`` count the full and not-modified answers
+      of the JSON endpoints by route kind (``"job"``, ``"list"``, ``"attempt"``, ...);
+      ``primary_spent`` counts the primary-budget points spent (a 304 spends none).
     """
 
     requests: int = 0
@@ -222,6 +238,9 @@ class FakeStats:
     requests_per_token: Counter[str] = field(default_factory=Counter)
     requests_per_installation: Counter[int] = field(default_factory=Counter)
     app_secret_leaks: int = 0
+    answers_200: Counter[str] = field(default_factory=Counter)
+    answers_304: Counter[str] = field(default_factory=Counter)
+    primary_spent: int = 0
 
     def snapshot(self) -> FakeStats:
         """Return an independent copy that later requests do not change."""

@@ -16,12 +16,15 @@ import copy
 import dataclasses
 import hashlib
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from gh_jobs_async.testing._jobgen import JobBlueprint, build_attempt, log_available
+from gh_jobs_async.testing._live import LiveSpec
+from gh_jobs_async.testing._livestore import LiveAttempt, LiveRuns
 from gh_jobs_async.testing._logs import LogSpec, log_sha256
 from gh_jobs_async.testing._rungen import RunMeta, build_run
 
@@ -83,6 +86,7 @@ class JobRecord:
     blob_id: str
     body: bytes | None = None
     sha256: str | None = None
+    modified: float = field(default_factory=time.time)  # epoch of the last content change
     generation: int = 0  # bumped when the log is replaced: the blob's ETag changes
 
 
@@ -102,6 +106,9 @@ class _Run:
     repo: str
     attempts: list[list[int]] = field(default_factory=list)
     meta: RunMeta | None = None
+    live: LiveSpec | None = None
+    scheduled: list[LiveAttempt] = field(default_factory=list)
+    blueprint: JobBlueprint | None = None
 
 
 def _key(owner: str, repo: str) -> tuple[str, str]:
@@ -109,7 +116,7 @@ def _key(owner: str, repo: str) -> tuple[str, str]:
     return owner.lower(), repo.lower()
 
 
-class JobStore:
+class JobStore(LiveRuns):
     """Every run and job of one fake, plus caches of their serialised JSON."""
 
     def __init__(self, *, seed: int) -> None:
@@ -138,11 +145,12 @@ class JobStore:
         attempts: int,
         run_id: int | None,
         options: RunOptions | None = None,
+        live: LiveSpec | None = None,
     ) -> FakeRun:
         """Create a run of ``attempts`` attempts per ``blueprint``; see `FakeGitHub.add_run`."""
         return self.fake_run(
             self.create_run(
-                owner, repo, blueprint, attempts=attempts, run_id=run_id, options=options
+                owner, repo, blueprint, attempts=attempts, run_id=run_id, options=options, live=live
             )
         )
 
@@ -155,6 +163,7 @@ class JobStore:
         attempts: int,
         run_id: int | None,
         options: RunOptions | None = None,
+        live: LiveSpec | None = None,
     ) -> int:
         """`add_run` without the snapshot (copying every job): returns the run id."""
         if self.api_url is None:
@@ -168,6 +177,8 @@ class JobStore:
             raise ValueError(f"run {run_id} already exists")
         run = _Run(owner, repo)
         run.meta = self._run_meta(owner, repo, run_id, blueprint, options or RunOptions())
+        if live is not None:
+            return self._add_live(run, run_id, blueprint, attempts, live).run_id
         for attempt in range(1, attempts + 1):
             first = self._next_job
             self._next_job += blueprint.jobs
@@ -282,6 +293,12 @@ class JobStore:
         jobs = [self._jobs[job_id].job for job_id in run.attempts[number - 1]]
         return build_run(run.meta, jobs, number)
 
+    def run_modified(self, run_id: int, attempt: int | None = None) -> float | None:
+        """When the newest job of the run's attempt (latest by default) last changed."""
+        attempts = self._runs[run_id].attempts
+        ids = attempts[-1 if attempt is None else attempt - 1] if attempts else []
+        return max((self._jobs[job_id].modified for job_id in ids), default=None)
+
     # -- serialised bodies ---------------------------------------------------------------
 
     def job_body(self, rec: JobRecord) -> bytes:
@@ -319,6 +336,9 @@ class JobStore:
         for run_id, run in self._runs.items():
             if _key(run.owner, run.repo) != key or run.meta is None:
                 continue
+            if run.live is not None:  # its jobs change as time goes by: never cached
+                runs.append(self.run_dict(run_id))
+                continue
             cached = self._listed_runs.get(run_id)
             if cached is None:
                 cached = self._listed_runs[run_id] = self.run_dict(run_id)
@@ -330,13 +350,20 @@ class JobStore:
         parts = []
         for run in runs:
             run_id = int(run["id"])
-            body = self._listed_bodies.get(run_id)
+            body = self._listed_bodies.get(run_id) if run_id in self._listed_runs else None
             if body is None:
-                body = self._listed_bodies[run_id] = _dumps(run)
+                body = _dumps(run)
+                if run_id in self._listed_runs:
+                    self._listed_bodies[run_id] = body
             if strip_prs and run.get("pull_requests"):
                 body = _dumps({**run, "pull_requests": []})
             parts.append(body)
         return b'{"total_count":%d,"workflow_runs":[%s]}' % (total_count, b",".join(parts))
+
+    def page_modified(self, run_id: int, selector: str, per_page: int, page: int) -> float | None:
+        """When the newest job of a listing page last changed (None for an empty page)."""
+        ids = self.job_ids(run_id, selector)[(page - 1) * per_page : page * per_page]
+        return max((self._jobs[job_id].modified for job_id in ids), default=None)
 
     # -- changes -------------------------------------------------------------------------
 
@@ -345,6 +372,7 @@ class JobStore:
         rec = self._jobs[job_id]
         rec.job.update(copy.deepcopy(fields))
         rec.body = None
+        rec.modified = time.time()
         self._pages.clear()
         self._listed_runs.pop(rec.run_id, None)
         self._listed_bodies.pop(rec.run_id, None)

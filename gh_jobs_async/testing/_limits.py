@@ -66,6 +66,12 @@ class Limiter:
         self._remaining -= 1
         return True
 
+    def refund(self) -> None:
+        """Give back the point a request spent (a 304: GitHub does not charge it)."""
+        limit = self._config.rate_limit
+        if limit is not None:
+            self._remaining = min(limit, self._remaining + 1)
+
     def set_primary(self, remaining: int, reset_in: float) -> None:
         """Force ``remaining`` points until ``reset_in`` seconds from now, then refill."""
         self._remaining = max(0, remaining)

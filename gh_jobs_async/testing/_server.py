@@ -14,6 +14,7 @@ import json
 import logging
 import random
 import socket
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import TracebackType
@@ -30,6 +31,7 @@ from gh_jobs_async.testing._faults import Fault, FaultPlan
 from gh_jobs_async.testing._http import UrlSigner, blob_path
 from gh_jobs_async.testing._jobgen import JobBlueprint
 from gh_jobs_async.testing._limits import Limiter
+from gh_jobs_async.testing._live import LiveSpec, ScheduledJob
 from gh_jobs_async.testing._logs import line_steps, log_bytes
 from gh_jobs_async.testing._runlist import RunQuery, select_runs, workflow_matches
 from gh_jobs_async.testing._runplan import (
@@ -203,6 +205,10 @@ class FakeGitHub:
         event: str = "push",
         workflow_path: str = ".github/workflows/ci.yml",
         actor: str = "octocat",
+        live: bool = False,
+        duration: float = 20.0,
+        resolution: float = 1.0,
+        log_lag: float = 0.0,
         composite: bool | Sequence[bool] = False,
     ) -> FakeRun:
         """Create a run with ``attempts`` attempts of ``jobs`` jobs each.
@@ -214,6 +220,13 @@ class FakeGitHub:
         conclusion follow its jobs. ``composite`` (cycled
         too) makes one step of a job print inner ``##[group]Run`` groups, as composite
         actions do, so that its log's step boundaries no longer match its steps.
+
+        ``live=True`` makes a run that happens now (see `_live`): each job goes from queued
+        to in_progress to completed on a seeded schedule over ``duration`` seconds, steps
+        advancing, its log served ``log_lag`` s after it completes; what the API shows moves
+        in steps of ``resolution`` s. ``statuses`` is ignored. With ``attempts`` > 1 each
+        further attempt (a re-run) begins the moment the previous one has completed;
+        `rerun` starts one by hand. `schedule` tells when each job shows each state.
         """
         if not conclusions or names == [] or statuses == [] or log_size == []:
             raise ValueError("conclusions, names, statuses and log_size must not be empty")
@@ -232,8 +245,9 @@ class FakeGitHub:
         )
         store = self._require_started().store
         options = RunOptions(event=event, workflow_path=workflow_path, actor=actor)
+        spec = LiveSpec(duration, resolution, log_lag) if live else None
         return store.add_run(
-            owner, repo, blueprint, attempts=attempts, run_id=run_id, options=options
+            owner, repo, blueprint, attempts=attempts, run_id=run_id, options=options, live=spec
         )
 
     def add_runs(
@@ -321,13 +335,27 @@ class FakeGitHub:
             json.loads(self._ctx.store.runs_body(0, chosen, strip_prs=False))["workflow_runs"]
         )
 
+    def rerun(self, run_id: int) -> int:
+        """Re-run a live run: a new attempt begins now (or when the running one ends)."""
+        return self._ctx.store.rerun(run_id)
+
+    def schedule(self, run_id: int) -> list[ScheduledJob]:
+        """When each job of a live run shows as started and completed (``time.monotonic``)."""
+        return self._ctx.store.live_schedule(run_id)
+
+    def advance(self) -> None:
+        """Bring live runs up to now (every request does this; tests reading state may too)."""
+        self._ctx.store.advance(time.monotonic())
+
     def run(self, run_id: int) -> FakeRun:
         """The run as it is now (copies of its jobs); KeyError if unknown."""
+        self.advance()
         return self._ctx.store.fake_run(run_id)
 
     def run_dict(self, run_id: int, attempt: int | None = None) -> JSONDict:
         """The run exactly as ``GET .../actions/runs/{run_id}`` serves it now (its latest
         attempt), or as ``.../attempts/{attempt}`` does; KeyError if unknown."""
+        self.advance()
         return self._ctx.store.run_dict(run_id, attempt)
 
     def jobs_for(
@@ -341,6 +369,7 @@ class FakeGitHub:
         """Exactly the jobs a complete listing yields, in order (``attempt`` wins over
         ``filter``); KeyError for an unknown run or attempt."""
         store = self._ctx.store
+        self.advance()
         if store.find_run(owner, repo, run_id) is None:
             raise KeyError(f"no run {run_id} in {owner}/{repo}")
         if attempt is not None and not 1 <= attempt <= store.attempt_count(run_id):
@@ -350,6 +379,7 @@ class FakeGitHub:
 
     def job(self, job_id: int) -> JSONDict:
         """A copy of the job as the API serves it; KeyError if unknown."""
+        self.advance()
         return self._ctx.store.job(job_id)
 
     def update_job(self, job_id: int, **fields: Any) -> JSONDict:

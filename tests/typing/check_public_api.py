@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import date, datetime
 from typing import Literal, assert_type
 
@@ -157,6 +157,29 @@ async def runs(gh: Client, run: WorkflowRun, capped: RunsCapError) -> None:
     await gh.harvest("octo-org", "octo-repo", [run, 8], "logs")
     assert_type(capped.total_count, int)
     assert_type(capped.window, str)
+
+
+async def live_runs(gh: Client, update: gh_jobs_async.JobUpdate) -> None:
+    """Conditional-request stats, watching a run, and the follow harvest."""
+    stats = gh.cache_stats
+    assert_type(stats, gh_jobs_async.CacheStats | None)
+    if stats is not None:
+        assert_type(stats.hits, int)
+        assert_type(stats.bytes, int)
+    updates = gh.watch_run("octo-org", "octo-repo", 2, attempt=None, interval=0.5)
+    assert_type(updates, AsyncIterator[gh_jobs_async.JobUpdate])
+    async for seen in gh.watch_run("octo-org", "octo-repo", 2, max_interval=10.0):
+        assert_type(seen.job, Job)
+    assert_type(update.changes, frozenset[gh_jobs_async.Change])
+    assert_type(update.previous_status, JobStatus | str | None)
+    assert_type(update.steps_done, tuple[Step, ...])
+    assert_type(update.first_seen, bool)
+    assert_type(update.completed, bool)
+    summary = await gh.harvest("octo-org", "octo-repo", 2, "logs", follow=True, interval=3.0)
+    assert_type(summary, gh_jobs_async.HarvestSummary)
+    batch = gh.download_logs("octo-org", "octo-repo", updates, "logs", grace=5.0)
+    assert_type(batch, gh_jobs_async.LogBatch)
+    Client(None, etag_cache=False)
 
 
 async def log_reading(gh: Client, job: Job) -> None:
