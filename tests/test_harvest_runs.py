@@ -250,3 +250,12 @@ async def test_bad_runs_are_refused_before_any_request(runs: object, tmp_path: P
         with pytest.raises(InvalidArgumentError):
             await client.harvest(OWNER, REPO, runs, tmp_path)  # type: ignore[arg-type]
         assert fake.stats.api_requests == 0
+
+
+async def test_follow_takes_one_run_only(tmp_path: Path) -> None:
+    """harvest(follow=True) watches one run: a list of runs is refused before any request."""
+    async with serve() as (fake, client):
+        with pytest.raises(InvalidArgumentError) as info:
+            await client.harvest(OWNER, REPO, [1, 2], tmp_path, follow=True)
+        assert info.value.name == "runs"
+        assert fake.stats.api_requests == 0
