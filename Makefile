@@ -11,15 +11,15 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,cli,app]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,cli,app,redis,fast]'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/gh-jobs demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check gh_jobs_async tests benchmarks
-	$(BIN)/ruff format --check gh_jobs_async tests benchmarks
+	$(BIN)/ruff check gh_jobs_async tests benchmarks examples
+	$(BIN)/ruff format --check gh_jobs_async tests benchmarks examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -11,6 +11,7 @@ from ._auth import Auth, ProvidedToken, ProviderAuth, TokenAuth
 from ._client import Client
 from ._created import CreatedRange
 from ._harvest import LogBatch
+from ._limits import LimitStore
 from ._logread import LogReader
 from ._logsteps import StepLog, split_steps
 from ._logtext import LogLine, strip_ansi
@@ -35,6 +36,7 @@ from .exceptions import (
     NotFoundError,
     PrimaryRateLimitError,
     RateLimitError,
+    RateLimitStoreError,
     RequestTimeoutError,
     RunsCapError,
     SecondaryRateLimitError,
@@ -101,6 +103,7 @@ __all__ = [
     "JobStream",
     "JobUpdate",
     "JobsPage",
+    "LimitStore",
     "LogBatch",
     "LogChangedError",
     "LogDownloadError",
@@ -121,6 +124,7 @@ __all__ = [
     "PullRequestRepo",
     "RateLimit",
     "RateLimitError",
+    "RateLimitStoreError",
     "ReferencedWorkflow",
     "RequestTimeoutError",
     "RunCommit",

@@ -353,10 +353,17 @@ class InstallationAuth(_Renewing):
     @property
     def budget_key(self) -> str:
         """``installation:<api origin>:<id>``, the same across token renewals (GitHub counts
-        an installation's budget across its tokens); the App's key until the id is found."""
-        if self._id is None:
-            return self._app.budget_key
-        return f"installation:{self._app._origin()}:{self._id}"
+        an installation's budget across its tokens).
+
+        An installation named by repository keeps ``installation:<api origin>:<owner>/<repo>``
+        from the start, before and after its id is found, so that a budget opened before the
+        first request (a shared ``RedisStore`` one) keeps its name; workers that name the
+        installation both ways should pass the same ``budget=`` to share one budget.
+        """
+        if isinstance(self._target, tuple):
+            owner, repo = self._target
+            return f"installation:{self._app._origin()}:{owner.lower()}/{repo.lower()}"
+        return f"installation:{self._app._origin()}:{self._target}"
 
     def bind(self, api: ApiBase) -> None:
         """Bind the App to ``api`` (see :meth:`AppAuth.bind`)."""

@@ -21,6 +21,7 @@ from ._auth import Auth
 from ._created import CreatedInput, RunFilters, parse_created
 from ._files import DEFAULT_NAMING, Namer, Naming
 from ._harvest import GRACE_STEP, Fetcher, LogBatch, summarize
+from ._limits import LimitStore
 from ._logread import LogReader
 from ._logread import tail_log as _tail_log
 from ._logs import JobsInput, ProgressHook, logs_url, resolve_location, target_for
@@ -91,6 +92,14 @@ def _non_negative_int(name: str, value: object) -> None:
         raise InvalidArgumentError(name, value, "expected an integer >= 0")
 
 
+def _check_limits(limits: object) -> LimitStore | None:
+    if limits is not None and not isinstance(limits, LimitStore):
+        raise InvalidArgumentError(
+            "limits", f"<{type(limits).__name__}>", "expected a LimitStore such as RedisStore"
+        )
+    return limits
+
+
 def _check_token(token: object) -> str | None:
     if token is None:
         return None
@@ -147,6 +156,12 @@ class Client:
     no primary budget, but counts for the limiter and pacer like any request.
     Nothing is answered from memory without asking GitHub. ``etag_cache=False``
     turns this off; :attr:`cache_stats` reports what it did.
+
+    ``limits`` is where the budget's state lives: ``None`` keeps it in this
+    client; a shared store such as :class:`gh_jobs_async.redis.RedisStore`
+    makes every client of the same token (or ``budget=`` name) one polite
+    client, and ``max_concurrency`` and ``requests_per_minute`` become totals
+    across them. The client never closes the store.
     """
 
     def __init__(
@@ -169,6 +184,7 @@ class Client:
         sleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] | None = None,
         etag_cache: bool = True,
+        limits: LimitStore | None = None,
     ) -> None:
         token = _check_token(token)
         _check_auth(auth, token)
@@ -222,6 +238,7 @@ class Client:
                 monotonic=clock or time.monotonic,
                 sleep=sleep or asyncio.sleep,
                 etag_cache=etag_cache,
+                limits=_check_limits(limits),
             ),
             session,
         )
@@ -230,8 +247,8 @@ class Client:
         state = "closed" if self._session.closed else "open"
         return (
             f"<gh_jobs_async.Client {self._session.api.url} {state} "
-            f"max_concurrency={self._session.limiter.maximum} "
-            f"requests_per_minute={self._session.pacer.budget}>"
+            f"max_concurrency={self._session.config.max_concurrency} "
+            f"requests_per_minute={self._session.config.requests_per_minute}>"
         )
 
     async def __aenter__(self) -> Self:
@@ -369,7 +386,7 @@ class Client:
             filters,
             window,
             per_page=per_page,
-            batch=max(2, 2 * self._session.limiter.maximum),
+            batch=max(2, 2 * self._session.config.max_concurrency),
         )
 
     def watch_run(
@@ -484,7 +501,7 @@ class Client:
             url,
             per_page=per_page,
             max_items=max_items,
-            window=max(2, 2 * self._session.limiter.maximum),
+            window=max(2, 2 * self._session.config.max_concurrency),
         )
 
     async def get_jobs_page(
@@ -631,7 +648,7 @@ class Client:
         _sansio.validate_owner(owner)
         _sansio.validate_repo(repo)
         if concurrency is None:
-            concurrency = min(64, 3 * self._session.limiter.maximum)
+            concurrency = min(64, 3 * self._session.config.max_concurrency)
         _positive("concurrency", concurrency)
         _positive("max_attempts", max_attempts)
         grace_seconds = _seconds("grace", grace, allow_zero=True)
@@ -687,7 +704,7 @@ class Client:
             only_failed=only_failed,
             on_run=on_run,
             on_done=on_done,
-            lookahead=self._session.limiter.maximum,
+            lookahead=self._session.config.max_concurrency,
         )
 
     async def harvest(

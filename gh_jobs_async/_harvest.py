@@ -8,7 +8,8 @@ workers in one ``asyncio.TaskGroup``); results travel through a queue, so no
 ``yield`` ever happens inside the TaskGroup (PEP 789).
 
 One job's failure never stops the others: every per-job outcome becomes a
-result. Only an authentication failure (401) or cancellation ends the batch.
+result. Only an authentication failure (401), a failed shared rate-limit store
+(:class:`~gh_jobs_async.exceptions.RateLimitStoreError`) or cancellation ends the batch.
 
 Fed by a watch (:class:`~gh_jobs_async.models.JobUpdate` items), a batch takes each job
 the moment it is seen completed: a job that never ran (skipped, or cancelled before a
@@ -62,6 +63,7 @@ from .exceptions import (
     LogDownloadError,
     LogsGoneError,
     LogsNotAvailableError,
+    RateLimitStoreError,
     TransportError,
     UnauthorizedError,
 )
@@ -211,8 +213,8 @@ class Fetcher:
             return result
         try:
             result = await (self._fetch_live(work) if work.live else self._fetch(work))
-        except UnauthorizedError:
-            raise
+        except (UnauthorizedError, RateLimitStoreError):
+            raise  # no job could proceed: end the batch
         except LogsNotAvailableError as exc:
             result = LogResult(job_id=work.job_id, status=LogStatus.NOT_AVAILABLE, error=exc)
         except LogsGoneError as exc:

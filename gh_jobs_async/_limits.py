@@ -12,13 +12,29 @@
   costs nothing until the budget is used up.
 
 Both take an injectable clock and sleep so tests run in milliseconds.
+
+The whole state that keeps a client gentle (requests in flight and the ceiling,
+the window, the secondary pause, the spent primary budget) sits behind one
+interface, :class:`Budget`, opened from a :class:`LimitStore`. The default,
+:class:`LocalLimits`, keeps it in this process (:class:`LocalBudget`);
+:class:`gh_jobs_async.redis.RedisStore` shares it between processes.
 """
 
 from __future__ import annotations
 
+import abc
 import asyncio
+import hashlib
+import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import attrs
+
+from .exceptions import PrimaryRateLimitError
+
+logger = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -167,3 +183,222 @@ class Pacer:
         horizon = now - self.window - self.margin
         while self._completed and self._completed[0] <= horizon:
             self._completed.popleft()
+
+
+# --------------------------------------------------------------------------- the interface
+
+
+def budget_name(origin: str, token: str | None) -> str:
+    """The default name of a budget: a SHA-256 prefix of API origin and ``token``.
+
+    ``token`` is the identity the budget belongs to: the session passes its auth's
+    non-secret ``budget_key`` (a hash of a static token, or the App installation), so every
+    client of the same identity on the same GitHub shares one budget, across token renewals.
+    """
+    digest = hashlib.sha256(f"gh-jobs-budget\n{origin}\n{token or ''}".encode()).hexdigest()
+    return digest[:24]
+
+
+@attrs.frozen
+class BudgetSettings:
+    """What a client asks of its budget (totals across every worker sharing it)."""
+
+    identity: str  # the default budget name (see budget_name)
+    api_url: str
+    max_concurrency: int
+    requests_per_minute: int | None
+    max_rate_limit_wait: float
+    clock: Clock = attrs.field(repr=False)  # epoch seconds, compared with x-ratelimit-reset
+    monotonic: Clock = attrs.field(repr=False)
+    sleep: Sleep = attrs.field(repr=False)
+
+
+@attrs.frozen
+class Grant:
+    """One request's permission to be sent: give it back with :meth:`Budget.release`.
+
+    ``generation`` counts the secondary pauses begun before it was granted, so a
+    refusal can tell a new burst from the echo of one already paused for.
+    """
+
+    generation: int
+    lease: str = ""
+
+
+class Budget(abc.ABC):
+    """The rate-limit state one client's requests go through.
+
+    Contract: :meth:`acquire` returns only when a secondary pause and a spent
+    primary budget allow sending, a slot is free and the window has room; it is
+    first come, first served within the process and leaks nothing when
+    cancelled. Every grant is given back with :meth:`release`, exactly once.
+    """
+
+    @property
+    @abc.abstractmethod
+    def limit(self) -> int:
+        """Requests allowed in flight now (shrinks after a secondary limit)."""
+
+    @abc.abstractmethod
+    async def acquire(self) -> Grant:
+        """Wait for a slot; raise PrimaryRateLimitError when the reset is too far."""
+
+    @abc.abstractmethod
+    async def release(self, grant: Grant) -> None:
+        """The request was answered (or failed): free its slot; it stays in the window."""
+
+    @abc.abstractmethod
+    def strikes_for(self, grant: Grant) -> int:
+        """Secondary limits hit in a row, not counting the burst ``grant`` was sent in."""
+
+    @abc.abstractmethod
+    async def succeeded(self) -> None:
+        """A request succeeded: the strikes end and the limit may grow back."""
+
+    @abc.abstractmethod
+    async def refused(self, grant: Grant, wait: float) -> None:
+        """A secondary limit refused ``grant``'s request: pause everyone ``wait`` s, shrink."""
+
+    @abc.abstractmethod
+    async def primary(self, remaining: int, reset_epoch: float) -> None:
+        """The primary budget as an answer reported it (0 left: hold back until reset)."""
+
+    @abc.abstractmethod
+    def paused_for(self) -> float:
+        """Seconds until a pause or a spent primary budget lets requests flow (as last seen)."""
+
+    async def aclose(self) -> None:  # noqa: B027 - most budgets hold nothing to close
+        """Stop background work of this budget (not the store it came from)."""
+
+
+class LimitStore(abc.ABC):
+    """Where budgets live: in this process (the default) or shared, e.g. on Redis.
+
+    A client never closes a store it was given, so many clients can share one.
+    """
+
+    @abc.abstractmethod
+    def open_budget(self, settings: BudgetSettings) -> Budget:
+        """The budget a client with these settings shares with every client of the same name."""
+
+
+class LocalLimits(LimitStore):
+    """Budgets kept in this process: one per client, nothing shared."""
+
+    def __repr__(self) -> str:
+        return "<LocalLimits>"
+
+    def open_budget(self, settings: BudgetSettings) -> Budget:
+        """A fresh in-process budget."""
+        return LocalBudget(settings)
+
+
+def primary_error(reset_epoch: float, wait: float, settings: BudgetSettings) -> None:
+    """Raise when the primary reset is further away than ``max_rate_limit_wait``."""
+    if wait <= settings.max_rate_limit_wait:
+        return
+    reset_at = datetime.fromtimestamp(reset_epoch, tz=UTC)
+    raise PrimaryRateLimitError(
+        f"primary rate limit spent until {reset_at:%Y-%m-%d %H:%M:%S} UTC "
+        f"({wait:.0f} s, more than max_rate_limit_wait="
+        f"{settings.max_rate_limit_wait:g})",
+        reset_at=reset_at,
+        status=403,
+        url=settings.api_url,
+    )
+
+
+class LocalBudget(Budget):
+    """Today's in-process state: a :class:`Limiter`, a :class:`Pacer`, a pause and the primary."""
+
+    def __init__(self, settings: BudgetSettings) -> None:
+        self.settings = settings
+        self.limiter = Limiter(settings.max_concurrency)
+        self.pacer = Pacer(
+            settings.requests_per_minute, clock=settings.monotonic, sleep=settings.sleep
+        )
+        self._pause_until = 0.0
+        self._generation = 0
+        self._strikes = 0
+        self._primary_reset: float | None = None
+
+    def __repr__(self) -> str:
+        return f"{self.limiter!r} {self.pacer!r}"
+
+    @property
+    def limit(self) -> int:
+        """The limiter's current limit."""
+        return self.limiter.limit
+
+    def paused_for(self) -> float:
+        """Seconds until the pause ends or the primary budget resets."""
+        now = self.settings.clock()
+        pause = self._pause_until - self.settings.monotonic()
+        return max(0.0, pause, (self._primary_reset or now) - now)
+
+    async def _wait_for_gates(self) -> None:
+        """Sleep while a secondary pause or a spent primary budget forbids sending."""
+        settings = self.settings
+        while True:
+            pause = self._pause_until - settings.monotonic()
+            if pause > 0:
+                await settings.sleep(pause)
+                continue
+            now = settings.clock()
+            if self._primary_reset is not None and self._primary_reset > now:
+                wait = self._primary_reset - now
+                primary_error(self._primary_reset, wait, settings)
+                logger.warning("primary rate limit spent: waiting %.1f s until reset", wait)
+                await settings.sleep(wait + 1.0)
+                continue
+            return
+
+    async def acquire(self) -> Grant:
+        """Gates, then a limiter slot, then room in the window, then the gates again."""
+        await self._wait_for_gates()
+        await self.limiter.acquire()
+        try:
+            waited = await self.pacer.acquire()
+            if waited > 0.05:
+                logger.info("paced: waited %.2f s to stay under the per-minute budget", waited)
+            try:
+                await self._wait_for_gates()  # a pause may have begun while we queued
+            except BaseException:
+                self.pacer.release()
+                raise
+        except BaseException:
+            self.limiter.release()
+            raise
+        return Grant(self._generation)
+
+    async def release(self, grant: Grant) -> None:
+        """Free the pacer (it stays counted for one window), then the limiter slot."""
+        self.pacer.release()
+        self.limiter.release()
+
+    def strikes_for(self, grant: Grant) -> int:
+        """An answer to a request sent before the last pause adds no strike."""
+        if grant.generation == self._generation:
+            return self._strikes
+        return max(0, self._strikes - 1)
+
+    async def succeeded(self) -> None:
+        """End the strikes; let the limiter grow back."""
+        self._strikes = 0
+        self.limiter.succeeded()
+
+    async def refused(self, grant: Grant, wait: float) -> None:
+        """Pause everything ``wait`` s and shrink; a new burst halves the limit."""
+        fresh = grant.generation == self._generation  # not an echo of a burst paused for
+        if fresh:
+            self._generation += 1
+            self._strikes += 1
+        self.limiter.refused(fresh=fresh)
+        self._pause_until = max(self._pause_until, self.settings.monotonic() + wait)
+
+    async def primary(self, remaining: int, reset_epoch: float) -> None:
+        """Hold back until ``reset_epoch`` when spent; a later reset means a new window."""
+        if remaining <= 0:
+            self._primary_reset = max(self._primary_reset or 0.0, reset_epoch)
+        elif self._primary_reset is not None and reset_epoch > self._primary_reset:
+            self._primary_reset = None

@@ -2,11 +2,11 @@
 
 Every GitHub API request of a client goes through :meth:`Session.request`:
 
-1. wait while a rate-limit gate is closed (a secondary limit pauses *everything*;
-   a spent primary budget blocks until ``x-ratelimit-reset``);
-2. take a slot from the :class:`~gh_jobs_async._limits.Limiter` and the
-   :class:`~gh_jobs_async._limits.Pacer`;
-3. send, read the whole body, and let :func:`gh_jobs_async._sansio.classify`
+1. ask the :class:`~gh_jobs_async._limits.Budget` for a grant: it waits while a
+   rate-limit gate is closed (a secondary limit pauses *everything*; a spent
+   primary budget blocks until ``x-ratelimit-reset``), then for a slot in flight
+   and room in the window; the budget lives in this process or in a shared store;
+2. send, read the whole body, and let :func:`gh_jobs_async._sansio.classify`
    decide; retry transient failures with full-jitter backoff.
 
 aiohttp exceptions are translated into ours in one place, :func:`translate`,
@@ -21,21 +21,19 @@ import logging
 import ssl
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 
 import aiohttp
 import attrs
 
-from . import _authpolicy, _sansio
+from . import _authpolicy, _limits, _sansio
 from ._auth import Auth, Credential, Refusal, TokenAuth, Tries, _NoAuth
 from ._cache import ConditionalCache
-from ._limits import Clock, Limiter, Pacer, Sleep
+from ._limits import Budget, BudgetSettings, Clock, Grant, LimitStore, LocalLimits, Sleep
 from .exceptions import (
     ApiError,
     ClientClosedError,
     GhJobsError,
     InvalidArgumentError,
-    PrimaryRateLimitError,
     RequestTimeoutError,
     TLSError,
     TransportError,
@@ -154,6 +152,7 @@ class SessionConfig:
     sleep: Sleep
     auth: Auth | None = None  # None: TokenAuth(token), or no credential without a token
     etag_cache: bool = True  # conditional requests for JSON GETs (see _cache)
+    limits: LimitStore | None = None  # None: in this process
 
 
 class Session:
@@ -162,25 +161,31 @@ class Session:
     def __init__(self, config: SessionConfig, http: aiohttp.ClientSession | None) -> None:
         self.config = config
         self.api = config.api
-        self.limiter = Limiter(config.max_concurrency)
-        self.pacer = Pacer(config.requests_per_minute, clock=config.monotonic, sleep=config.sleep)
+        self.auth: Auth = config.auth or (TokenAuth(config.token) if config.token else _NoAuth())
+        self.auth.bind(self.api)
+        self.budget: Budget = (config.limits or LocalLimits()).open_budget(
+            BudgetSettings(
+                identity=budget_identity(self.api, self.auth),
+                api_url=config.api.url,
+                max_concurrency=config.max_concurrency,
+                requests_per_minute=config.requests_per_minute,
+                max_rate_limit_wait=config.max_rate_limit_wait,
+                clock=config.clock,
+                monotonic=config.monotonic,
+                sleep=config.sleep,
+            )
+        )
         self.rate_limit: RateLimit | None = None
         self.requests_sent = 0
         self._http = http
         self._owns_http = http is None
         self._closed = False
-        self._pause_until = 0.0
-        self._generation = 0
-        self._strikes = 0
-        self._primary_reset: float | None = None
         # the credential is asked of the auth for every request, never baked in here
         self._headers = _sansio.request_headers(None, config.api_version, config.user_agent)
-        self.auth: Auth = config.auth or (TokenAuth(config.token) if config.token else _NoAuth())
-        self.auth.bind(self.api)
         self.cache: ConditionalCache | None = ConditionalCache() if config.etag_cache else None
 
     def __repr__(self) -> str:
-        return f"<Session {self.api.url} {self.limiter!r} {self.pacer!r}>"
+        return f"<Session {self.api.url} {self.budget!r}>"
 
     @property
     def budget_key(self) -> str:
@@ -195,9 +200,7 @@ class Session:
 
     def paused_for(self) -> float:
         """Seconds until a secondary pause or a spent primary budget lets requests flow again."""
-        now = self.config.clock()
-        pause = self._pause_until - self.config.monotonic()
-        return max(0.0, pause, (self._primary_reset or now) - now)
+        return self.budget.paused_for()
 
     @property
     def closed(self) -> bool:
@@ -230,48 +233,17 @@ class Session:
     async def close(self) -> None:
         """Close the aiohttp session if we created it; idempotent."""
         self._closed = True
+        await self.budget.aclose()
         if self._owns_http and self._http is not None:
             await self._http.close()
         self._http = None
 
-    # ------------------------------------------------------------------ gates
-
-    async def _wait_for_gates(self) -> None:
-        """Sleep while a secondary pause or a spent primary budget forbids sending."""
-        while True:
-            pause = self._pause_until - self.config.monotonic()
-            if pause > 0:
-                await self.config.sleep(pause)
-                continue
-            now = self.config.clock()
-            if self._primary_reset is not None and self._primary_reset > now:
-                await self._wait_primary(self._primary_reset - now)
-                continue
-            return
-
-    async def _wait_primary(self, wait: float) -> None:
-        reset_at = datetime.fromtimestamp(self._primary_reset or 0.0, tz=UTC)
-        if wait > self.config.max_rate_limit_wait:
-            raise PrimaryRateLimitError(
-                f"primary rate limit spent until {reset_at:%Y-%m-%d %H:%M:%S} UTC "
-                f"({wait:.0f} s, more than max_rate_limit_wait="
-                f"{self.config.max_rate_limit_wait:g})",
-                reset_at=reset_at,
-                status=403,
-                url=self.api.url,
-            )
-        logger.warning("primary rate limit spent: waiting %.1f s until reset", wait)
-        await self.config.sleep(wait + 1.0)
-
-    def _note_rate_limit(self, headers: Mapping[str, str]) -> None:
+    async def _note_rate_limit(self, headers: Mapping[str, str]) -> None:
         rate = _sansio.parse_rate_limit(headers)
         if rate is None:
             return
         self.rate_limit = rate
-        if rate.remaining <= 0:
-            self._primary_reset = max(self._primary_reset or 0.0, rate.reset_epoch)
-        elif self._primary_reset is not None and rate.reset_epoch > self._primary_reset:
-            self._primary_reset = None  # a new window has started
+        await self.budget.primary(rate.remaining, rate.reset_epoch)
 
     # ------------------------------------------------------------------ sending
 
@@ -303,8 +275,12 @@ class Session:
                 # asked before the limiter: a renewal sends requests through it too
                 credential = await auth.obtain(self, url)
                 try:
-                    answer, generation = await self._send_once(
-                        method, url, headers=self._headers_for(credential, data), data=data
+                    answer, grant = await self._send_once(
+                        method,
+                        url,
+                        headers=self._headers_for(credential, data),
+                        data=data,
+                        own_budget=auth is self.auth,
                     )
                 except TLSError:
                     raise  # a certificate does not get better by asking again
@@ -318,15 +294,15 @@ class Session:
                     method=method,
                     url=url,
                     now=self.config.clock(),
-                    secondary_strikes=self._strikes_for(generation),
+                    secondary_strikes=self.budget.strikes_for(grant),
                 )
                 if isinstance(decision, _sansio.Success):
-                    self._succeeded()
+                    await self.budget.succeeded()
                     break
                 if isinstance(decision, _sansio.SecondaryLimit):
-                    secondary = self._on_secondary(decision, generation, secondary)
+                    secondary = await self._on_secondary(decision, grant, secondary)
                 elif isinstance(decision, _sansio.PrimaryLimit):
-                    primary = self._on_primary(decision, primary)
+                    primary = await self._on_primary(decision, primary)
                 elif isinstance(decision, _sansio.Retry):
                     attempt = await self._retry_or_raise(
                         decision.error, attempt, decision.min_delay
@@ -392,23 +368,19 @@ class Session:
         *,
         headers: Mapping[str, str] | None = None,
         data: bytes | None = None,
-    ) -> tuple[Answer, int]:
-        await self._wait_for_gates()
-        await self.limiter.acquire()
+        own_budget: bool = True,
+    ) -> tuple[Answer, Grant]:
+        """One exchange under the budget. ``own_budget=False``: an answer to the App's JWT
+        (a mint, an installation lookup), whose ``x-ratelimit-*`` headers describe the App's
+        own budget, not the installation's: they are not recorded."""
+        grant = await self.budget.acquire()
         try:
-            waited = await self.pacer.acquire()
-            if waited > 0.05:
-                logger.info("paced: waited %.2f s to stay under the per-minute budget", waited)
-            try:
-                await self._wait_for_gates()  # a pause may have begun while we queued
-                generation = self._generation
-                answer = await self._exchange(method, url, headers=headers, data=data)
-            finally:
-                self.pacer.release()
+            answer = await self._exchange(method, url, headers=headers, data=data)
         finally:
-            self.limiter.release()
-        self._note_rate_limit(answer.headers)
-        return answer, generation
+            await self.budget.release(grant)
+        if own_budget:
+            await self._note_rate_limit(answer.headers)
+        return answer, grant
 
     async def _exchange(
         self,
@@ -460,35 +432,23 @@ class Session:
 
     # ------------------------------------------------------------------ outcomes
 
-    def _strikes_for(self, generation: int) -> int:
-        """Secondary strikes so far; an answer to a request sent before the last pause adds none."""
-        return self._strikes if generation == self._generation else max(0, self._strikes - 1)
-
-    def _succeeded(self) -> None:
-        self._strikes = 0
-        self.limiter.succeeded()
-
-    def _on_secondary(self, decision: _sansio.SecondaryLimit, generation: int, count: int) -> int:
+    async def _on_secondary(
+        self, decision: _sansio.SecondaryLimit, grant: Grant, count: int
+    ) -> int:
         if count >= self.config.max_secondary_retries:
             raise decision.error
-        now = self.config.monotonic()
-        fresh = generation == self._generation  # not an echo of a burst already paused for
-        if fresh:
-            self._generation += 1
-            self._strikes += 1
-        self.limiter.refused(fresh=fresh)
-        self._pause_until = max(self._pause_until, now + decision.wait)
+        await self.budget.refused(grant, decision.wait)
         logger.warning(
             "secondary rate limit: pausing all requests for %.1f s (concurrency now %d)",
             decision.wait,
-            self.limiter.limit,
+            self.budget.limit,
         )
         return count + 1
 
-    def _on_primary(self, decision: _sansio.PrimaryLimit, count: int) -> int:
+    async def _on_primary(self, decision: _sansio.PrimaryLimit, count: int) -> int:
         if count >= 2:
             raise decision.error
-        self._primary_reset = max(self._primary_reset or 0.0, decision.reset_epoch)
+        await self.budget.primary(0, decision.reset_epoch)
         return count + 1
 
     async def _retry_or_raise(self, error: GhJobsError, attempt: int, min_delay: float) -> int:
@@ -504,6 +464,15 @@ class Session:
         )
         await self.config.sleep(delay)
         return attempt + 1
+
+
+def budget_identity(api: _sansio.ApiBase, auth: Auth) -> str:
+    """The default budget name of a session; the one place that says who we are to a budget.
+
+    Built from the auth's stable, non-secret ``budget_key`` (the installation for App
+    auth, the same across token renewals; a hash of a static token), never a secret.
+    """
+    return _limits.budget_name(api.origin, auth.budget_key)
 
 
 def _short(error: GhJobsError) -> str:

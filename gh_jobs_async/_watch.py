@@ -45,7 +45,11 @@ async def _list_attempt(
     path = ("repos", owner, repo, "actions", "runs", run_id, "attempts", attempt, "jobs")
     url = session.api.build(*path, query={"per_page": PER_PAGE})
     stream = JobStream(
-        session, url, per_page=PER_PAGE, max_items=None, window=max(2, session.limiter.maximum)
+        session,
+        url,
+        per_page=PER_PAGE,
+        max_items=None,
+        window=max(2, 2 * session.config.max_concurrency),
     )
     return await stream.collect()
 

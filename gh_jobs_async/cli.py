@@ -34,6 +34,7 @@ from gh_jobs_async import (
     Job,
     JobConclusion,
     JobUpdate,
+    LimitStore,
     LogResult,
     RunConclusion,
     RunStream,
@@ -255,6 +256,14 @@ def _connection_options() -> _Parser:
     conn.add_argument(
         "--ca-bundle", metavar="PEM", help="extra CA certificates to trust, e.g. for GHES"
     )
+    conn.add_argument(
+        "--redis",
+        metavar="URL",
+        default=os.environ.get("GH_JOBS_REDIS_URL") or None,
+        help="share the rate-limit budget with every worker on this Redis "
+        "(redis://, rediss://, unix://; default: $GH_JOBS_REDIS_URL, which keeps a password "
+        "off the command line)",
+    )
     return conn
 
 
@@ -432,7 +441,7 @@ def split_repository(text: str) -> tuple[str, str]:
     return owner, repo
 
 
-def make_client(args: argparse.Namespace) -> Client:
+def make_client(args: argparse.Namespace, limits: LimitStore | None = None) -> Client:
     """A client configured from the common options."""
     app = _app_settings(args)
     return Client(
@@ -442,7 +451,20 @@ def make_client(args: argparse.Namespace) -> Client:
         max_concurrency=args.max_concurrency,
         requests_per_minute=args.requests_per_minute or None,
         ca_bundle=args.ca_bundle,
+        limits=limits,
     )
+
+
+@contextlib.asynccontextmanager
+async def open_client(args: argparse.Namespace) -> AsyncIterator[Client]:
+    """The client of the common options, on the shared Redis budget with ``--redis``."""
+    async with contextlib.AsyncExitStack() as stack:
+        store: LimitStore | None = None
+        if getattr(args, "redis", None):
+            from gh_jobs_async.redis import RedisStore  # noqa: PLC0415 - the redis extra
+
+            store = await stack.enter_async_context(RedisStore(args.redis))
+        yield await stack.enter_async_context(make_client(args, store))
 
 
 def job_json(job: Job) -> str:
@@ -455,7 +477,7 @@ async def cmd_get(args: argparse.Namespace) -> int:
     from ._cli_output import Output  # noqa: PLC0415 - rich is imported only when needed
 
     owner, repo = split_repository(args.repository)
-    async with make_client(args) as client:
+    async with open_client(args) as client:
         job = await client.get_job(owner, repo, args.job_id)
     out = Output()
     if args.json:
@@ -471,7 +493,7 @@ async def cmd_list(args: argparse.Namespace) -> int:
 
     owner, repo = split_repository(args.repository)
     out = Output()
-    async with make_client(args) as client:
+    async with open_client(args) as client:
         stream = client.list_jobs(
             owner, repo, args.run_id, filter=args.filter, attempt=args.attempt
         )
@@ -604,7 +626,7 @@ async def harvest(client: Client, owner: str, repo: str, args: argparse.Namespac
 async def cmd_logs(args: argparse.Namespace) -> int:
     """``gh-jobs logs``."""
     owner, repo = split_repository(args.repository)
-    async with make_client(args) as client:
+    async with open_client(args) as client:
         return await harvest(client, owner, repo, args)
 
 
@@ -758,6 +780,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(exc, debug)
         return EXIT_FAILED
     except ModuleNotFoundError as exc:
+        if exc.name == "redis":
+            _error(
+                exc, debug, "; --redis needs the redis extra: pip install 'gh_jobs_async[redis]'"
+            )
+            return EXIT_USAGE
         if exc.name != "rich":
             raise
         _error(exc, debug, "; install the cli extra: pip install 'gh_jobs_async[cli]'")

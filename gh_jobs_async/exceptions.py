@@ -11,6 +11,7 @@ Every exception the library raises on purpose derives from :class:`GhJobsError`:
     ├── TransportError                          the connection failed, after retries
     │   ├── RequestTimeoutError                 connect or read timed out
     │   └── TLSError                            certificate or handshake failure (not retried)
+    ├── RateLimitStoreError                     the shared rate-limit store (Redis) failed
     ├── LogDownloadError                        the blob host refused or broke a log download
     │   ├── LogUrlExpiredError                  the signed Location expired (403 from the blob host)
     │   ├── IncompleteLogError                  fewer bytes than Content-Length, or a broken body
@@ -54,6 +55,7 @@ __all__ = [
     "NotFoundError",
     "PrimaryRateLimitError",
     "RateLimitError",
+    "RateLimitStoreError",
     "RequestTimeoutError",
     "RunsCapError",
     "SecondaryRateLimitError",
@@ -172,6 +174,19 @@ class TLSError(TransportError):
 
     For GitHub Enterprise Server with a private CA, pass ``ca_bundle=`` to the client.
     """
+
+
+class RateLimitStoreError(GhJobsError):
+    """The shared rate-limit store stayed unreachable, failing or silent past its wait.
+
+    ``address`` is where the store is (``redis://host:port/0``, ``unix:///path``),
+    without credentials. No request is sent without the shared budget: a
+    harvest ends its batch on this error, as on a 401.
+    """
+
+    def __init__(self, message: str, *, address: str) -> None:
+        self.address = address
+        super().__init__(f"{message} ({address})")
 
 
 class LogDownloadError(GhJobsError):

@@ -9,17 +9,23 @@ The classes mirror the ``job`` schema of GitHub's OpenAPI description
 Decoding goes through ONE private cattrs converter (:data:`_CONVERTER`), lenient
 about unknown fields. :func:`make_converter` with ``strict=True`` builds the
 strict twin that the test-suite uses to reject any field the models lack.
+
+In production the same hooks run in a fast twin (:data:`_FAST_CONVERTER`): generated
+functions that inline them (``_fastgen``), after orjson when the ``fast`` extra is
+installed. It gives the same objects; a body it refuses is decoded again by
+:data:`_CONVERTER`, whose DecodeError names the JSON path and the value.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import attrs
 import cattrs
@@ -31,7 +37,14 @@ from cattrs.errors import (
 from cattrs.gen import make_dict_structure_fn
 from cattrs.preconf.json import make_converter as _make_json_converter
 
+from . import _fastgen
 from .exceptions import DecodeError, _shown
+
+_orjson_loads: Callable[[bytes | str], object] | None
+try:  # the optional `fast` extra
+    from orjson import loads as _orjson_loads  # type: ignore[import-not-found, unused-ignore]
+except ImportError:  # pragma: no cover - exercised by installs without the extra
+    _orjson_loads = None
 
 __all__ = [
     "CacheStats",
@@ -463,6 +476,9 @@ def _parse_datetime(value: object, _type: object) -> datetime:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
+_fastgen.inline(_parse_datetime, iso_datetime=True)
+
+
 def _open_enum(enum_type: type[_E]) -> Callable[[object, object], _E | str]:
     """A hook that maps known strings to ``enum_type`` members and keeps others as ``str``."""
     members: dict[str, _E] = {member.value: member for member in enum_type}
@@ -472,7 +488,7 @@ def _open_enum(enum_type: type[_E]) -> Callable[[object, object], _E | str]:
             raise TypeError(f"expected a string, got {type(value).__name__}")
         return members.get(value, value)
 
-    return structure
+    return _fastgen.inline(structure, table=members)
 
 
 def _format_datetime(value: datetime) -> str:
@@ -489,16 +505,21 @@ def _strict_str(value: object, _type: object) -> str:
     return value
 
 
-def _strict_bool(value: object, _type: object) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"expected a boolean, got {type(value).__name__}")
-    return value
-
-
 def _strict_int(value: object, _type: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"expected an integer, got {type(value).__name__}")
     return value
+
+
+def _strict_bool(value: object, _type: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {type(value).__name__}")
+    return value
+
+
+_fastgen.inline(_strict_str, exact=str)
+_fastgen.inline(_strict_int, exact=int)
+_fastgen.inline(_strict_bool, exact=bool)
 
 
 def make_converter(*, strict: bool = False) -> cattrs.Converter:
@@ -508,7 +529,15 @@ def make_converter(*, strict: bool = False) -> cattrs.Converter:
     compare the models with GitHub's OpenAPI description); production code uses
     the lenient module converter, because GitHub adds fields over time.
     """
-    converter = _make_json_converter(forbid_extra_keys=strict, detailed_validation=True)
+    return _with_hooks(_make_json_converter(forbid_extra_keys=strict, detailed_validation=True))
+
+
+def _with_hooks(converter: cattrs.Converter) -> cattrs.Converter:
+    """``converter`` with the hooks of the models registered (shared by every converter).
+
+    Register new hooks here, not on :data:`_CONVERTER`: the fast production converter is
+    built by this function too, and must structure exactly as the detailed one does.
+    """
     converter.register_unstructure_hook(datetime, _format_datetime)
     # Direct hooks for the optional forms too: cattrs' generic Optional dispatch
     # costs about a third of the decoding time of a 100-job page.
@@ -516,6 +545,7 @@ def make_converter(*, strict: bool = False) -> cattrs.Converter:
         (datetime, _parse_datetime),
         (str, _strict_str),
         (int, _strict_int),
+        (bool, _strict_bool),  # after int: bool is an int subclass, and its hook would refuse it
     )
     for type_, scalar_hook in scalar_hooks:
         converter.register_structure_hook(type_, scalar_hook)
@@ -531,19 +561,25 @@ def make_converter(*, strict: bool = False) -> cattrs.Converter:
     # order, so that each generated hook picks up the wrappers registered before it.
     for seq_type in (tuple[str, ...], tuple[Step, ...], tuple[Job, ...]):
         _register_exact(converter, seq_type, _array_only(converter.get_structure_hook(seq_type)))
+        _fastgen.inline(converter.get_structure_hook(seq_type), items=get_args(seq_type)[0])
     _register_run_hooks(converter)
     return converter
 
 
 def _register_run_hooks(converter: cattrs.Converter) -> None:
-    """Hooks of `WorkflowRun`'s nested objects: lenient always, arrays only, nullable."""
-    converter.register_structure_hook(bool, _strict_bool)
-    for lean in _LEAN_MODELS:
-        hook: Callable[[Any, Any], object] = make_dict_structure_fn(
-            lean, converter, _cattrs_forbid_extra_keys=False
-        )
-        converter.register_structure_hook(lean, hook)
-        converter.register_structure_hook(lean | None, _optional(hook))
+    """Hooks of `WorkflowRun`'s nested objects: lenient always, arrays only, nullable.
+
+    The strict converter gets lenient hooks for the lean nested models (GitHub's
+    simple-user and minimal-repository carry dozens of fields nobody reads); the other
+    converters are lenient already and keep their own (the fast one's generated) hooks.
+    """
+    if getattr(converter, "forbid_extra_keys", False):
+        for lean in _LEAN_MODELS:
+            hook: Callable[[Any, Any], object] = make_dict_structure_fn(
+                lean, converter, _cattrs_forbid_extra_keys=False
+            )
+            converter.register_structure_hook(lean, hook)
+            converter.register_structure_hook(lean | None, _optional(hook))
     _register_exact(
         converter,
         tuple[WorkflowRun, ...],
@@ -552,7 +588,19 @@ def _register_run_hooks(converter: cattrs.Converter) -> None:
     for seq_type in (tuple[RunPullRequest, ...], tuple[ReferencedWorkflow, ...]):
         array = _array_only(converter.get_structure_hook(seq_type))
         _register_exact(converter, seq_type, array)
+        _fastgen.inline(array, items=get_args(seq_type)[0])
         _register_exact(converter, seq_type | None, _optional(_as(array, seq_type)))
+
+
+def _make_fast_converter() -> cattrs.Converter:
+    """The production decoder: the same hooks, called from generated functions that inline them.
+
+    Lenient, and its errors carry no JSON path: :func:`_structure` decodes a body it refuses
+    again with the detailed converter, which names the path and the value.
+    """
+    converter = _make_json_converter(forbid_extra_keys=False, detailed_validation=False)
+    _fastgen.install(converter)
+    return _with_hooks(converter)
 
 
 def _register_exact(
@@ -585,10 +633,11 @@ def _optional(hook: Callable[[object, object], object]) -> Callable[[object, obj
     def structure(value: object, type_: object) -> object:
         return None if value is None else hook(value, type_)
 
-    return structure
+    return _fastgen.inline(structure, optional=hook)
 
 
-_CONVERTER = make_converter()
+_CONVERTER = make_converter()  # detailed: names the JSON path of what does not fit
+_FAST_CONVERTER = _make_fast_converter()  # production: the same results, fewer calls
 
 _T = TypeVar("_T")
 
@@ -599,6 +648,11 @@ def _structure(data: object, cls: type[_T], converter: cattrs.Converter | None) 
         raise DecodeError(
             f"$: expected a JSON object, got {type(data).__name__}", path="$", value=data
         )
+    if converter is None:
+        # The fast decoder refuses whatever the detailed one would, without a path: then
+        # the detailed one decodes again, to raise the DecodeError that names it.
+        with contextlib.suppress(Exception):
+            return _FAST_CONVERTER.structure(data, cls)
     conv = converter if converter is not None else _CONVERTER
     try:
         return conv.structure(data, cls)
@@ -664,11 +718,24 @@ def _loads(body: bytes | str | object) -> object:
         raise DecodeError("$: body is nested too deeply", path="$", value=None) from None
 
 
+def _decode(body: bytes | str | object, cls: type[_T], converter: cattrs.Converter | None) -> _T:
+    """Parse and structure ``body``; the production decoder parses with orjson when installed."""
+    if converter is None and _orjson_loads is not None and isinstance(body, bytes | str):
+        # orjson refuses some JSON that json accepts (NaN, lone surrogates, UTF-16, a BOM)
+        # and reads integers past 64 bits as floats: whatever the fast path does not
+        # decode, json and the detailed path decide, as without orjson.
+        with contextlib.suppress(Exception):
+            data = _orjson_loads(body)
+            if isinstance(data, Mapping):
+                return _FAST_CONVERTER.structure(data, cls)
+    return _structure(_loads(body), cls, converter)
+
+
 def decode_job(
     body: bytes | str | Mapping[str, Any], *, converter: cattrs.Converter | None = None
 ) -> Job:
     """Decode one job from a JSON body (bytes/str) or an already parsed mapping."""
-    return _structure(_loads(body), Job, converter)
+    return _decode(body, Job, converter)
 
 
 def decode_jobs_page(
@@ -678,7 +745,7 @@ def decode_jobs_page(
     converter: cattrs.Converter | None = None,
 ) -> JobsPage:
     """Decode a list-jobs body; ``links`` are the parsed ``Link`` relations of the answer."""
-    parsed = _structure(_loads(body), _JobsPageBody, converter)
+    parsed = _decode(body, _JobsPageBody, converter)
     return JobsPage(
         total_count=parsed.total_count,
         jobs=parsed.jobs,
@@ -690,7 +757,7 @@ def decode_run(
     body: bytes | str | Mapping[str, Any], *, converter: cattrs.Converter | None = None
 ) -> WorkflowRun:
     """Decode one workflow run from a JSON body (bytes/str) or an already parsed mapping."""
-    return _structure(_loads(body), WorkflowRun, converter)
+    return _decode(body, WorkflowRun, converter)
 
 
 def decode_runs_page(

@@ -97,7 +97,7 @@ async def test_a_harvest_spanning_many_token_lifetimes(tmp_path: Path, leaks: Le
     assert stats.app_mints <= duration / (2.0 - 0.5) + 2
     assert stats.app_mints >= duration / 3.0 - 1  # it did renew, again and again
     assert stats.app_lookups == 1
-    assert key == f"installation:{fake.api_url}:{inst.installation_id}"
+    assert key == f"installation:{fake.api_url}:{OWNER.lower()}/{REPO.lower()}"
     assert len(stats.requests_per_token) == stats.app_mints
     leaks.check(fake)
 
@@ -294,12 +294,12 @@ async def test_the_budget_and_the_pause_survive_a_renewal(leaks: Leaks) -> None:
         inst = app_of(fake).installation(owner=OWNER, repo=REPO)
         async with Client(auth=inst, base_url=fake.api_url) as gh:
             await gh.get_job(OWNER, REPO, run.latest[0]["id"])
-            key, limiter, first_id = gh.budget_key, gh._session.limiter, gh._session.credential_id()
+            key, budget, first_id = gh.budget_key, gh._session.budget, gh._session.credential_id()
             assert inst.renews_at is not None
             await asyncio.sleep(max(0.0, inst.renews_at - time.time()) + 0.05)
             await gh.get_job(OWNER, REPO, run.latest[0]["id"])
             assert gh.budget_key == key
-            assert gh._session.limiter is limiter
+            assert gh._session.budget is budget
             assert gh._session.credential_id() != first_id
             assert gh.rate_limit is not None
             assert gh.rate_limit.used == 2  # the installation's own budget, across tokens

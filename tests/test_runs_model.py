@@ -199,3 +199,31 @@ def test_to_dict_round_trips() -> None:
     """to_dict() gives a mapping that decodes to the same run."""
     run = decode_run(sample_run())
     assert decode_run(copy.deepcopy(run.to_dict())) == run
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"status": None, "conclusion": None, "pull_requests": None, "head_commit": None},
+        {"status": "brand_new", "referenced_workflows": None, "actor": None},
+        {"id": "1"},
+        {"repository": {**_repo(), "fork": 0}},
+        {"pull_requests": [{"id": 1}]},
+        {"created_at": "2020-01-22T19:33:08"},
+    ],
+)
+def test_fast_and_detailed_decoders_agree(change: dict[str, Any]) -> None:
+    """The production decoder gives the same run, or the same error, as the detailed one."""
+    from gh_jobs_async import models
+
+    body = sample_run(**change)
+    outcomes = []
+    for converter in (None, models._CONVERTER):
+        try:
+            outcomes.append(decode_run(body, converter=converter))
+        except DecodeError as exc:
+            outcomes.append((exc.path, str(exc)))
+    assert outcomes[0] == outcomes[1]
+    if isinstance(outcomes[0], WorkflowRun):  # compare classes too: enum against plain str
+        assert type(outcomes[0].status) is type(outcomes[1].status)  # type: ignore[union-attr]

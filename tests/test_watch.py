@@ -314,7 +314,7 @@ async def test_cancellation_leaves_nothing_running() -> None:
                 if not t.done() and "Session.request" in repr(t.get_coro())
             ]
             assert left == []
-            assert client._session.limiter.in_flight == 0
+            assert client._session.budget.limiter.in_flight == 0  # type: ignore[attr-defined]
             assert (await client.get_run(OWNER, REPO, run.run_id)).id == run.run_id
 
 

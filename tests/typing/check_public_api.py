@@ -242,3 +242,22 @@ async def auth_kinds(pem: str) -> None:
     gh = Client(auth=inst)
     assert_type(gh.auth, gh_jobs_async.Auth)
     assert_type(gh.budget_key, str)
+
+
+async def shared_budget() -> None:
+    """A RedisStore (the redis extra) is a LimitStore a Client takes as limits=."""
+    from gh_jobs_async import LimitStore, RateLimitStoreError
+    from gh_jobs_async.redis import RedisStore
+
+    async with RedisStore(
+        "redis://localhost:6379/0", namespace="gh-jobs", budget=None, lease_ttl=30.0
+    ) as store:
+        assert_type(store, RedisStore)
+        limits: LimitStore = store
+        async with Client("token", limits=limits, max_concurrency=20) as gh:
+            assert_type(gh, Client)
+    assert_type(await store.aclose(), None)
+    assert_type(store.address, str)
+    error = RateLimitStoreError("down", address="redis://localhost:6379/0")
+    assert_type(error.address, str)
+    assert isinstance(error, gh_jobs_async.GhJobsError)

@@ -1,0 +1,423 @@
+"""One rate-limit budget shared by many processes and machines, on Redis.
+
+Install with ``pip install 'gh_jobs_async[redis]'`` and pass a store to every
+client that uses the same token::
+
+    async with RedisStore("redis://redis.internal:6379/0") as store:
+        async with Client(token, limits=store, max_concurrency=20) as gh:
+            ...
+
+``max_concurrency`` and ``requests_per_minute`` are then totals across every
+worker sharing the budget. Every decision is one Lua script (atomic), timed by
+Redis ``TIME``; a slot in flight is a lease that expires after ``lease_ttl``
+unless the live worker renews it, so a killed worker gives its slots back. A
+secondary-limit answer seen by any worker pauses all of them, the shrunken
+ceiling is shared, and a spent primary budget holds back everyone until the
+reset. When Redis is unreachable, failing or silent, requests wait and retry
+for ``max_wait`` seconds, then raise :class:`~gh_jobs_async.RateLimitStoreError`:
+never a silent fallback to unshared limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import itertools
+import logging
+import os
+import socket
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Coroutine
+from importlib import resources
+from types import TracebackType
+from typing import Any, Self, cast
+
+import redis.asyncio as aioredis
+import redis.exceptions as redis_errors
+
+from . import _store
+from ._limits import Budget, BudgetSettings, Grant, LimitStore, primary_error
+from ._store import Keys, Reply
+from .exceptions import InvalidArgumentError, RateLimitStoreError
+
+__all__ = ["RedisStore"]
+
+logger = logging.getLogger(__name__)
+
+#: Errors after which asking again may work (Redis restarting, failing over, silent).
+_TRANSIENT = (
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    redis_errors.ReadOnlyError,
+    redis_errors.TryAgainError,
+    TimeoutError,
+    OSError,
+)
+
+_SCRIPTS = ("acquire", "release", "refused", "succeeded", "primary", "renew")
+
+
+def _script_text(name: str) -> str:
+    folder = resources.files("gh_jobs_async") / "redis_scripts"
+    common = (folder / "common.lua").read_text(encoding="utf-8")
+    return common + "\n" + (folder / f"{name}.lua").read_text(encoding="utf-8")
+
+
+class RedisStore(LimitStore):
+    """Budgets on Redis, shared by every client (in any process) given a store on it.
+
+    ``url_or_client`` is a ``redis://``, ``rediss://`` or ``unix://`` URL (the store
+    then owns the connection pool and :meth:`aclose` closes it) or a
+    ``redis.asyncio.Redis`` the caller owns and closes. ``namespace`` prefixes
+    every key; ``budget`` names the budget (default: a hash of the API origin
+    and the token, never the token). ``lease_ttl`` (s, >= 1) is how long a dead
+    worker's slot stays taken; ``max_wait`` (s) how long requests wait for an
+    unreachable Redis before :class:`RateLimitStoreError`; ``timeout`` (s) bounds
+    every Redis call (a Redis that accepts and never answers).
+    """
+
+    def __init__(
+        self,
+        url_or_client: str | aioredis.Redis,
+        *,
+        namespace: str = "gh-jobs",
+        budget: str | None = None,
+        lease_ttl: float = 30.0,
+        max_wait: float = 30.0,
+        timeout: float = 5.0,
+    ) -> None:
+        self.namespace = _store.check_name("namespace", namespace)
+        self.budget = None if budget is None else _store.check_name("budget", budget)
+        self.lease_ttl = _store.check_seconds("lease_ttl", lease_ttl, minimum=1.0)
+        self.max_wait = _store.check_seconds("max_wait", max_wait, minimum=0.0)
+        self.timeout = _store.check_seconds("timeout", timeout, minimum=0.001)
+        if isinstance(url_or_client, str):
+            url = _store.check_url(url_or_client)
+            self.address = _store.safe_address(url)
+            self._redis = aioredis.Redis.from_url(
+                url,
+                socket_timeout=self.timeout,
+                socket_connect_timeout=self.timeout,
+                retry_on_timeout=False,
+            )
+            self._owns = True
+        elif isinstance(url_or_client, aioredis.Redis):
+            self._redis = url_or_client
+            self._owns = False
+            self.address = _store.address_of(dict(url_or_client.connection_pool.connection_kwargs))
+        else:
+            raise InvalidArgumentError(
+                "url_or_client",
+                f"<{type(url_or_client).__name__}>",
+                "expected a Redis URL or a redis.asyncio.Redis",
+            )
+        self._scripts = {name: _Script(_script_text(name)) for name in _SCRIPTS}
+        self._failing_since: float | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return (
+            f"<RedisStore {self.address} namespace={self.namespace!r} "
+            f"budget={self.budget!r} lease_ttl={self.lease_ttl:g}>"
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool if the store created it; idempotent."""
+        if not self._closed and self._owns:
+            await self._redis.aclose()
+        self._closed = True
+
+    def open_budget(self, settings: BudgetSettings) -> Budget:
+        """The shared budget ``budget=`` names (or the client's identity)."""
+        return RedisBudget(self, self.budget or settings.identity, settings)
+
+    def keys(self, budget: str) -> Keys:
+        """The keys a budget of this store uses."""
+        return Keys.of(self.namespace, budget)
+
+    async def run(self, script: str, keys: list[str], args: list[str | int | float]) -> Reply:
+        """Run one script; retry while Redis is unreachable, at most ``max_wait`` s per outage.
+
+        Raises :class:`RateLimitStoreError` (without the redis-py exception as
+        context) once the outage has lasted ``max_wait`` seconds, or at once for
+        an error that asking again will not cure.
+        """
+        attempt = 0
+        while True:
+            problem = fatal = ""
+            try:
+                async with asyncio.timeout(self.timeout):
+                    raw = await self._scripts[script].run(self._redis, keys, args)
+                reply = Reply.parse(raw)
+            except _TRANSIENT as exc:
+                problem = _describe(exc)
+            except (redis_errors.RedisError, ValueError) as exc:
+                fatal = f"Redis refused the {script} script: {_describe(exc)}"
+            else:
+                if self._failing_since is not None:
+                    logger.warning("Redis at %s answers again", self.address)
+                self._failing_since = None
+                return reply
+            if fatal:  # raised outside the except block: no redis-py error as context
+                raise RateLimitStoreError(fatal, address=self.address)
+            attempt = await self._wait_or_raise(problem, attempt)
+
+    async def _wait_or_raise(self, problem: str, attempt: int) -> int:
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+            logger.warning("Redis at %s: %s; waiting for it", self.address, problem)
+        if now - self._failing_since >= self.max_wait:
+            raise RateLimitStoreError(
+                f"Redis unreachable for {now - self._failing_since:.0f} s "
+                f"(max_wait={self.max_wait:g}): {problem}",
+                address=self.address,
+            )
+        await asyncio.sleep(_store.retry_delay(attempt))
+        return attempt + 1
+
+
+class _Script:
+    """A Lua script run by its SHA-1, and by its text when Redis lost it (NOSCRIPT).
+
+    The script cache empties on a restart, a failover or ``SCRIPT FLUSH``; EVAL
+    with the text is atomic and caches it again, so no flush can slip between a
+    load and the call.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.sha = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+
+    async def run(
+        self, client: aioredis.Redis, keys: list[str], args: list[str | int | float]
+    ) -> object:
+        words = [*keys, *(str(arg) for arg in args)]
+        try:
+            return await cast("Awaitable[object]", client.evalsha(self.sha, len(keys), *words))
+        except redis_errors.NoScriptError:
+            return await cast("Awaitable[object]", client.eval(self.text, len(keys), *words))
+
+
+def _describe(exc: BaseException) -> str:
+    """The error's class and first line, which redis-py never fills with a password."""
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class RedisBudget(Budget):
+    """One client's view of a shared budget; FIFO among this client's requests."""
+
+    def __init__(self, store: RedisStore, name: str, settings: BudgetSettings) -> None:
+        self._store = store
+        self.name = name
+        self.settings = settings
+        self._keys = store.keys(name).all()
+        pacing = settings.requests_per_minute
+        self._budget = 0 if pacing is None else pacing
+        self._span = 61.0  # the in-process Pacer's window + margin
+        self._idle = max(_store.IDLE_TTL, 2 * store.lease_ttl, 2 * self._span)
+        self._prefix = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._numbers = itertools.count()
+        self._waiters: deque[tuple[str, asyncio.Future[Grant]]] = deque()
+        self._pump: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+        self._held: set[str] = set()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._renewer: asyncio.Task[None] | None = None
+        self._last = Reply("ok", 0.0, settings.max_concurrency, 0, 0, 0.0, 0.0, 0, 0)
+        self._seen_at = 0.0
+
+    def __repr__(self) -> str:
+        return (
+            f"<RedisBudget {self.name} on {self._store.address} "
+            f"{len(self._held)} held here, limit {self._last.limit}>"
+        )
+
+    @property
+    def limit(self) -> int:
+        """The shared limit as last seen."""
+        return self._last.limit
+
+    def _seen(self, reply: Reply) -> Reply:
+        self._last = reply
+        self._seen_at = time.monotonic()
+        return reply
+
+    async def _run(self, script: str, *args: str | int | float) -> Reply:
+        return self._seen(await self._store.run(script, self._keys, [*args, self._idle]))
+
+    async def acquire(self) -> Grant:
+        """Queue for a lease; one pump asks Redis for the waiters' leases in batches, in order."""
+        lease = f"{self._prefix}:{next(self._numbers)}"
+        future: asyncio.Future[Grant] = asyncio.get_running_loop().create_future()
+        self._waiters.append((lease, future))
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.create_task(self._serve(), name=f"gh-jobs budget {self.name}")
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                self._spawn(self.release(future.result()))  # granted as we were cancelled
+            raise
+
+    async def _serve(self) -> None:
+        """Grant the queued waiters first come, first served, until none is left."""
+        try:
+            while self._waiters:
+                await self._grant_batch()
+        except BaseException as exc:
+            error = exc if isinstance(exc, Exception) else asyncio.CancelledError()
+            for _lease, future in self._waiters:
+                if not future.done():
+                    future.set_exception(error)
+            self._waiters.clear()
+            if not isinstance(exc, Exception):
+                raise
+
+    async def _grant_batch(self) -> None:
+        # Cancelled while queued: out. The batch is then the head of the queue.
+        self._waiters = deque(item for item in self._waiters if not item[1].done())
+        batch = [lease for lease, _future in itertools.islice(self._waiters, self._maximum)]
+        if not batch:
+            return
+        args = (self._maximum, self._budget, self._span, self._store.lease_ttl, len(batch))
+        call = asyncio.ensure_future(self._run("acquire", *args, *batch))
+        try:
+            reply = await asyncio.shield(call)
+        except asyncio.CancelledError:  # the budget is closing: free what Redis grants
+            self._spawn(self._give_back_batch(call, batch))
+            raise
+        for _ in range(reply.granted):
+            lease, future = self._waiters.popleft()
+            if future.done():  # cancelled while Redis granted it: give it back
+                self._spawn(self._give_back(lease))
+                continue
+            self._held.add(lease)
+            future.set_result(Grant(reply.generation, lease))
+        if reply.granted:
+            self._start_renewing()
+            logger.debug("%d lease(s) granted (limit %d)", reply.granted, reply.limit)
+        if reply.reason != "ok":
+            await self._wait(reply)
+
+    def _start_renewing(self) -> None:
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew(), name=f"gh-jobs lease {self.name}")
+
+    async def _give_back_batch(self, call: asyncio.Future[Reply], batch: list[str]) -> None:
+        with contextlib.suppress(Exception):
+            for lease in batch[: (await call).granted]:
+                await self._give_back(lease)
+
+    async def _give_back(self, lease: str) -> None:
+        """Free a lease whose request was never sent (its waiter was cancelled)."""
+        with contextlib.suppress(RateLimitStoreError):
+            await self._run("release", lease, 0, int(self._budget > 0), self._maximum)
+
+    @property
+    def _maximum(self) -> int:
+        return self.settings.max_concurrency
+
+    async def _wait(self, reply: Reply) -> None:
+        settings = self.settings
+        if reply.reason == "pause":
+            await settings.sleep(reply.wait)
+        elif reply.reason == "primary":
+            primary_error(reply.primary_reset, reply.wait, settings)
+            logger.warning("primary rate limit spent: waiting %.1f s until reset", reply.wait)
+            await settings.sleep(reply.wait + 1.0)
+        elif reply.reason == "window":
+            if reply.wait > 0.05:
+                logger.info("paced: waiting %.2f s for the shared per-minute budget", reply.wait)
+            await settings.sleep(reply.wait)
+        else:  # busy: a slot frees here (event) or elsewhere (poll)
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_store.busy_poll(reply.limit)):
+                    await self._changed.wait()
+
+    async def release(self, grant: Grant) -> None:
+        """Give the lease back; cancelled on the way, a fresh release runs on in the background."""
+        self._held.discard(grant.lease)
+        try:
+            await self._run("release", grant.lease, 1, int(self._budget > 0), self._maximum)
+        except asyncio.CancelledError:
+            self._spawn(self._release_again(grant.lease))
+            raise
+        finally:
+            self._changed.set()
+
+    async def _release_again(self, lease: str) -> None:
+        with contextlib.suppress(RateLimitStoreError):
+            await self._run("release", lease, 1, int(self._budget > 0), self._maximum)
+
+    def strikes_for(self, grant: Grant) -> int:
+        """Shared strikes; an answer from before the last shared pause adds none."""
+        last = self._last
+        return last.strikes if grant.generation == last.generation else max(0, last.strikes - 1)
+
+    async def succeeded(self) -> None:
+        """Tell Redis only when it can change something (limit below max, or strikes)."""
+        if self._last.limit < self._maximum or self._last.strikes:
+            await self._run("succeeded", self._maximum)
+            self._changed.set()
+
+    async def refused(self, grant: Grant, wait: float) -> None:
+        """Pause every worker, shrink the shared limit."""
+        await self._run("refused", grant.generation, wait, self._maximum)
+
+    async def primary(self, remaining: int, reset_epoch: float) -> None:
+        """Share a spent primary budget (or its end); a no-op for ordinary answers."""
+        known = self._last.primary_reset
+        if remaining <= 0 or (known > 0 and reset_epoch > known):
+            await self._run("primary", remaining, reset_epoch, self._maximum)
+
+    def paused_for(self) -> float:
+        """From the last answer of Redis: the pause left, or the time to the primary reset."""
+        pause = self._last.pause_left - (time.monotonic() - self._seen_at)
+        primary = self._last.primary_reset - self.settings.clock()
+        return max(0.0, pause, primary)
+
+    async def _renew(self) -> None:
+        """Every third of ``lease_ttl``, push the expiry of this client's leases."""
+        ttl = self._store.lease_ttl
+        while True:
+            await asyncio.sleep(ttl / 3)
+            held = list(self._held)
+            if not held:
+                continue
+            try:
+                await self._run("renew", ttl, self._maximum, *held)
+            except RateLimitStoreError as exc:
+                logger.warning("cannot renew %d lease(s): %s", len(held), exc)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def aclose(self) -> None:
+        """Stop renewing and granting; wait for releases still on their way."""
+        for task in (self._renewer, self._pump):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._renewer = self._pump = None
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)

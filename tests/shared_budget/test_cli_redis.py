@@ -1,0 +1,95 @@
+"""`gh-jobs --redis URL` / `GH_JOBS_REDIS_URL`: the CLI on a shared budget."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from workers import assert_logs_exact
+
+from gh_jobs_async.testing import FakeGitHub
+
+pytestmark = pytest.mark.integration
+
+
+async def _cli(fake: FakeGitHub, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("GH_JOBS_REDIS")}
+    environ.update({"GH_TOKEN": fake.token, **(env or {})})
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gh_jobs_async",
+        *args,
+        "--api-url",
+        fake.api_url,
+        env=environ,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode() + err.decode()
+
+
+async def _budget_keys(url: str) -> list[str]:
+    raw = aioredis.Redis.from_url(url, decode_responses=True)
+    try:
+        return sorted(await raw.keys("gh-jobs:{*}:*"))
+    finally:
+        await raw.aclose()
+
+
+async def test_logs_with_redis_shares_the_budget(redis_url: str, tmp_path: Path) -> None:
+    """`logs --redis URL` harvests every log through the budget on Redis."""
+    async with FakeGitHub() as fake:
+        run = fake.add_run(jobs=6)
+        code, output = await _cli(
+            fake, "logs", "octo-org/hello-world", str(run.run_id), "--out", str(tmp_path / "1")
+        )
+        assert code == 0, output
+        assert await _budget_keys(redis_url) == []  # without --redis nothing goes there
+        code, output = await _cli(
+            fake,
+            "logs",
+            "octo-org/hello-world",
+            str(run.run_id),
+            "--out",
+            str(tmp_path / str(run.run_id)),
+            "--redis",
+            redis_url,
+        )
+        assert code == 0, output
+        assert_logs_exact(fake, tmp_path, [run.run_id])
+        assert await _budget_keys(redis_url)
+
+
+async def test_list_and_get_read_the_url_from_the_environment(redis_url: str) -> None:
+    """GH_JOBS_REDIS_URL does what --redis does, for list and get."""
+    async with FakeGitHub() as fake:
+        run = fake.add_run(jobs=3)
+        env = {"GH_JOBS_REDIS_URL": redis_url}
+        code, output = await _cli(
+            fake, "list", "octo-org/hello-world", str(run.run_id), "--json", env=env
+        )
+        assert code == 0, output
+        assert output.count('"id"') >= 3
+        code, output = await _cli(
+            fake, "get", "octo-org/hello-world", str(run.job_ids[0]), "--json", env=env
+        )
+        assert code == 0, output
+        assert await _budget_keys(redis_url)
+
+
+async def test_a_bad_redis_url_is_a_usage_error_without_the_password() -> None:
+    """A URL of the wrong scheme exits 2 naming it, with its password left out."""
+    async with FakeGitHub() as fake:
+        code, output = await _cli(
+            fake, "get", "octo-org/hello-world", "1", "--redis", "http://u:hunter2@db:6379"
+        )
+    assert code == 2
+    assert "http://db:6379" in output
+    assert "hunter2" not in output
