@@ -56,6 +56,10 @@ def _add_run(fake: FakeGitHub, **kwargs: Any) -> dict[str, Any]:
 def _run_command(fake: FakeGitHub, command: str, kwargs: dict[str, Any]) -> Any:
     if command == "add_run":
         return _add_run(fake, **kwargs)
+    if command == "add_runs":
+        return fake.add_runs(**kwargs)
+    if command == "run_ids":
+        return [run["id"] for run in fake.runs_matching(**kwargs)]
     if command == "sha256":
         return {job_id: fake.log_sha256(job_id) for job_id in kwargs["job_ids"]}
     if command == "log_url":

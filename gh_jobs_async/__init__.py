@@ -9,12 +9,15 @@ import logging
 from ._appauth import AppAuth, InstallationAuth
 from ._auth import Auth, ProvidedToken, ProviderAuth, TokenAuth
 from ._client import Client
+from ._created import CreatedRange
 from ._harvest import LogBatch
 from ._limits import LimitStore
 from ._logread import LogReader
 from ._logsteps import StepLog, split_steps
 from ._logtext import LogLine, strip_ansi
 from ._paginate import JobStream
+from ._runs import RunStream
+from ._selection import JobSelection
 from ._version import __version__
 from .exceptions import (
     ApiError,
@@ -35,6 +38,7 @@ from .exceptions import (
     RateLimitError,
     RateLimitStoreError,
     RequestTimeoutError,
+    RunsCapError,
     SecondaryRateLimitError,
     ServerError,
     TLSError,
@@ -83,6 +87,7 @@ __all__ = [
     "Client",
     "ClientClosedError",
     "CommitPerson",
+    "CreatedRange",
     "DecodeError",
     "ForbiddenError",
     "GhJobsError",
@@ -93,6 +98,7 @@ __all__ = [
     "InvalidArgumentError",
     "Job",
     "JobConclusion",
+    "JobSelection",
     "JobStatus",
     "JobStream",
     "JobUpdate",
@@ -126,7 +132,9 @@ __all__ = [
     "RunPullRequest",
     "RunRepository",
     "RunStatus",
+    "RunStream",
     "RunUser",
+    "RunsCapError",
     "SecondaryRateLimitError",
     "ServerError",
     "Step",

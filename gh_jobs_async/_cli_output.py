@@ -31,7 +31,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from gh_jobs_async import Client, Job, LogEvent, LogResult, LogStatus
+from gh_jobs_async import Client, Job, LogEvent, LogResult, LogStatus, WorkflowRun
 
 #: Seconds of history behind the throughput figure of the live display.
 SPEED_WINDOW = 5.0
@@ -160,6 +160,27 @@ class Output:
             ("id", "name", "status", "conclusion", "duration", "runner"),
             rows,
             title=f"{title}: {len(jobs)} jobs",
+        )
+
+    def runs_table(self, runs: list[WorkflowRun], *, title: str) -> None:
+        """id, workflow, branch, event, status, conclusion, created, title."""
+        rows = [
+            [
+                str(run.id),
+                run.path.split("@", 1)[0].rsplit("/", 1)[-1],
+                run.head_branch or "-",
+                run.event,
+                str(run.status or "-"),
+                str(run.conclusion or "-"),
+                f"{run.created_at:%Y-%m-%d %H:%M:%S}",
+                run.display_title,
+            ]
+            for run in runs
+        ]
+        self.table(
+            ("id", "workflow", "branch", "event", "status", "conclusion", "created (UTC)", "title"),
+            rows,
+            title=f"{title}: {len(runs)} runs",
         )
 
 

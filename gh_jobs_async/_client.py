@@ -18,6 +18,7 @@ import aiohttp
 from . import _sansio
 from ._appauth import AppAuth
 from ._auth import Auth
+from ._created import CreatedInput, RunFilters, parse_created
 from ._files import DEFAULT_NAMING, Namer, Naming
 from ._harvest import GRACE_STEP, Fetcher, LogBatch, summarize
 from ._limits import LimitStore
@@ -26,6 +27,8 @@ from ._logread import tail_log as _tail_log
 from ._logs import JobsInput, ProgressHook, logs_url, resolve_location, target_for
 from ._logtext import DEFAULT_MAX_LINE, LogLine
 from ._paginate import JobStream, fetch_page
+from ._runs import RunStream
+from ._selection import JobSelection, RunLedger, RunsInput, check_runs
 from ._session import Session, SessionConfig, make_ssl_context
 from ._watch import watch
 from .exceptions import ClientClosedError, InvalidArgumentError
@@ -328,6 +331,64 @@ class Client:
         answer = await self._session.request(url)
         return decode_run(answer.body)
 
+    def list_runs(
+        self,
+        owner: str,
+        repo: str,
+        *,
+        workflow: int | str | None = None,
+        branch: str | None = None,
+        event: str | None = None,
+        status: str | None = None,
+        actor: str | None = None,
+        head_sha: str | None = None,
+        created: CreatedInput = None,
+        exclude_pull_requests: bool = False,
+        per_page: int = 100,
+    ) -> RunStream:
+        """Stream every workflow run matching the filters, each once, newest first.
+
+        ``workflow`` (an id or a file name like ``"ci.yml"``) lists
+        ``GET .../actions/workflows/{workflow}/runs``, else ``GET .../actions/runs``.
+        ``status`` is a status or a conclusion (``"failure"``, ``"startup_failure"``...).
+        ``created`` is an aware ``datetime`` or a ``date`` (that moment or UTC day
+        onwards), a ``(since, until)`` pair (either may be ``None``; both inclusive, to
+        the second), a GitHub qualifier such as ``">=2026-01-01"`` or
+        ``"2026-01-01..2026-01-31"``, or a :class:`CreatedRange`; a naive datetime is an
+        error. A search reaches at most 1,000 runs on GitHub: past that the ``created``
+        range is split in halves on whole seconds (probed concurrently) until each fits,
+        so every match is listed; more than 1,000 runs in one second raise
+        :class:`~gh_jobs_async.RunsCapError`. Arguments are checked now, before any
+        request; requests start with the iteration.
+        """
+        owner = _sansio.validate_owner(owner)
+        repo = _sansio.validate_repo(repo)
+        filters = RunFilters.create(
+            workflow=workflow,
+            branch=branch,
+            event=event,
+            status=status,
+            actor=actor,
+            head_sha=head_sha,
+            exclude_pull_requests=exclude_pull_requests,
+        )
+        window = parse_created(created)
+        per_page = _sansio.validate_per_page(per_page)
+        segments: tuple[str | int, ...] = ("repos", owner, repo, "actions")
+        if filters.workflow is None:
+            segments += ("runs",)
+        else:
+            segments += ("workflows", filters.workflow, "runs")
+        self._check_open()
+        return RunStream(
+            self._session,
+            segments,
+            filters,
+            window,
+            per_page=per_page,
+            batch=max(2, 2 * self._session.config.max_concurrency),
+        )
+
     def watch_run(
         self,
         owner: str,
@@ -602,11 +663,55 @@ class Client:
             fetcher, jobs, Path(os.fspath(dest_dir)), namer=namer, concurrency=concurrency
         )
 
+    # ------------------------------------------------------------ run selection
+
+    def select_jobs(
+        self,
+        owner: str,
+        repo: str,
+        runs: RunsInput,
+        dest_dir: str | os.PathLike[str],
+        *,
+        filter: str = "latest",
+        attempt: int | None = None,
+        only_failed: bool = False,
+        on_run: Callable[[int], None] | None = None,
+        on_done: Callable[[], None] | None = None,
+    ) -> JobSelection:
+        """The jobs of ``runs`` for a harvest into ``dest_dir``, one run after another.
+
+        ``runs`` is one run id or ``WorkflowRun``, or any iterable or async iterable of
+        them (a :meth:`list_runs` stream feeds it directly). Each run's jobs are listed
+        with ``filter`` / ``attempt``; ``only_failed`` keeps those that concluded
+        ``failure`` or ``timed_out``. Runs ``dest_dir`` finished before with the same
+        selection are not listed again (see :class:`JobSelection`); pass every result
+        of the harvest to :meth:`JobSelection.record` so that finished runs are
+        remembered. :meth:`harvest` does all of this.
+        """
+        _sansio.validate_owner(owner)
+        _sansio.validate_repo(repo)
+        check_runs(runs)
+        self._jobs_url(owner, repo, 1, filter=filter, attempt=attempt, per_page=100, page=None)
+        if not isinstance(only_failed, bool):
+            raise InvalidArgumentError("only_failed", only_failed, "expected True or False")
+        self._check_open()
+        selection = f"attempt={attempt}" if attempt is not None else filter
+        ledger = RunLedger(Path(os.fspath(dest_dir)), selection, only_failed)
+        return JobSelection(
+            lambda run_id: self.list_jobs(owner, repo, run_id, filter=filter, attempt=attempt),
+            runs,
+            ledger,
+            only_failed=only_failed,
+            on_run=on_run,
+            on_done=on_done,
+            lookahead=self._session.config.max_concurrency,
+        )
+
     async def harvest(
         self,
         owner: str,
         repo: str,
-        run_id: int,
+        runs: RunsInput,
         dest_dir: str | os.PathLike[str],
         *,
         filter: str = "latest",
@@ -619,34 +724,43 @@ class Client:
         follow: bool = False,
         interval: float = 3.0,
     ) -> HarvestSummary:
-        """List a run's jobs and download their logs as one pipeline.
+        """List the jobs of one or many runs and download their logs as one pipeline.
 
-        Downloads start while later pages are still being listed. With
-        ``only_failed``, only jobs that concluded ``failure`` or ``timed_out``
-        are harvested. Returns counts per status, bytes, seconds and failures.
+        ``runs`` is one run id, or any iterable or async iterable of run ids or
+        ``WorkflowRun``s (e.g. ``client.list_runs(owner, repo, status="failure")``);
+        their jobs flow through one pool of downloads and one summary. Downloads start
+        while later pages and runs are still being listed. With ``only_failed``, only
+        jobs that concluded ``failure`` or ``timed_out`` are harvested. ``dest_dir``
+        remembers the runs it finished (every job completed, every log on disk): a
+        second harvest does not list their jobs again, and counts their logs as
+        skipped. Returns counts per status, bytes, seconds and failures.
 
-        ``follow=True`` harvests a run that is still going: it is watched
-        (:meth:`watch_run`, every ``interval`` s, re-runs followed unless
-        ``attempt`` is given) and each job's log is downloaded as soon as the job
-        completes; a 404 for a job just completed is retried for a grace period
-        (logs appear a second or two later), and a job skipped or cancelled
-        before it ran is reported ``not_available`` at once. It ends when the run
-        ends. ``filter`` must then be ``"latest"``.
+        ``follow=True`` harvests a run that is still going (``runs`` is then one run id
+        or ``WorkflowRun``): it is watched (:meth:`watch_run`, every ``interval`` s,
+        re-runs followed unless ``attempt`` is given) and each job's log is downloaded
+        as soon as the job completes; a 404 for a job just completed is retried for a
+        grace period (logs appear a second or two later), and a job skipped or cancelled
+        before it ran is reported ``not_available`` at once. It ends when the run ends.
+        ``filter`` must then be ``"latest"``.
         """
         if not isinstance(follow, bool):
             raise InvalidArgumentError("follow", follow, "expected True or False")
-        jobs: JobsInput
         every = _seconds("interval", interval)
+        jobs: JobsInput
+        on_result: Callable[[LogResult], Awaitable[None]] | None = None
         if follow:
             if filter != "latest":
                 raise InvalidArgumentError(
                     "filter", filter, "follow=True harvests the attempts it watches"
                 )
+            run_id = _one_run(runs)
             updates = self.watch_run(owner, repo, run_id, attempt=attempt, interval=interval)
             jobs = _failed_updates(updates) if only_failed else updates
         else:
-            stream = self.list_jobs(owner, repo, run_id, filter=filter, attempt=attempt)
-            jobs = _failed_only(stream) if only_failed else stream
+            selection = self.select_jobs(
+                owner, repo, runs, dest_dir, filter=filter, attempt=attempt, only_failed=only_failed
+            )
+            jobs, on_result = selection, selection.record
         batch = self.download_logs(
             owner,
             repo,
@@ -658,16 +772,19 @@ class Client:
             progress=progress,
         )
         batch._fetcher.grace_step = min(GRACE_STEP, every)  # a missing log is asked for as often
-        return await summarize(batch)
+        return await summarize(batch, on_result=on_result)
+
+
+def _one_run(runs: RunsInput) -> int:
+    """The id of the one run ``follow=True`` watches."""
+    if isinstance(runs, WorkflowRun):
+        return runs.id
+    if isinstance(runs, int) and not isinstance(runs, bool):
+        return _sansio.validate_id("run_id", runs)
+    raise InvalidArgumentError("runs", runs, "follow=True harvests one run: give one run id")
 
 
 async def _failed_updates(updates: AsyncIterator[JobUpdate]) -> AsyncIterator[JobUpdate]:
     async for update in updates:
         if update.completed and update.job.conclusion in FAILED_CONCLUSIONS:
             yield update
-
-
-async def _failed_only(stream: JobStream) -> AsyncIterator[Job]:
-    async for job in stream:
-        if job.conclusion in FAILED_CONCLUSIONS:
-            yield job

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -449,14 +449,19 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return error
 
 
-async def summarize(batch: LogBatch) -> HarvestSummary:
-    """Drain a batch into a :class:`HarvestSummary` (every status counted, zeros included)."""
+async def summarize(
+    batch: LogBatch, on_result: Callable[[LogResult], Awaitable[None]] | None = None
+) -> HarvestSummary:
+    """Drain a batch into a :class:`HarvestSummary` (every status counted, zeros included);
+    ``on_result`` is awaited with each result (a run selection records finished runs)."""
     started = time.perf_counter()
     counts = dict.fromkeys(LogStatus, 0)
     downloaded = 0
     failures: list[LogResult] = []
     async with batch:
         async for result in batch:
+            if on_result is not None:
+                await on_result(result)
             counts[result.status] += 1
             if result.status is LogStatus.DOWNLOADED and result.size:
                 downloaded += result.size

@@ -20,6 +20,7 @@ import signal
 import sys
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -32,12 +33,15 @@ from gh_jobs_async import (
     InvalidArgumentError,
     Job,
     JobConclusion,
-    JobStream,
     JobUpdate,
     LimitStore,
+    LogResult,
     RunConclusion,
+    RunStream,
     UnauthorizedError,
 )
+
+from ._cli_when import parse_when
 
 if TYPE_CHECKING:
     from ._cli_output import HarvestDisplay
@@ -107,9 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
     _listing_options(lst)
     lst.add_argument("--json", action="store_true", help="JSON Lines, one job a line, streamed")
 
-    logs = command("logs", "Harvest the logs of one or more runs into a directory.", common, conn)
+    logs = command(
+        "logs",
+        "Harvest the logs of runs into a directory: the RUN_IDs given, else the runs the "
+        "filters select.",
+        common,
+        conn,
+    )
     logs.add_argument("repository", metavar="OWNER/REPO")
-    logs.add_argument("run_ids", metavar="RUN_ID", type=int, nargs="+")
+    logs.add_argument("run_ids", metavar="RUN_ID", type=int, nargs="*")
     logs.add_argument(
         "--out", required=True, type=Path, metavar="DIR", help="directory for the logs"
     )
@@ -144,6 +154,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit with status 1 when the run did not succeed",
     )
+
+    _run_filter_options(logs)
+
+    runs = command(
+        "runs",
+        "List the workflow runs of a repository (every match, past GitHub's 1,000 cap): "
+        "a table, or JSON Lines.",
+        common,
+        conn,
+    )
+    runs.add_argument("repository", metavar="OWNER/REPO")
+    _run_filter_options(runs)
+    runs.add_argument("--json", action="store_true", help="JSON Lines, one run a line, streamed")
 
     view = command(
         "view",
@@ -273,6 +296,63 @@ def _listing_options(parser: argparse.ArgumentParser) -> None:
         choices=("latest", "all"),
         default="latest",
         help="the latest attempt's jobs, or every attempt's (default: %(default)s)",
+    )
+
+
+def _when(text: str) -> datetime | date:
+    try:
+        return parse_when(text, datetime.now(UTC))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _workflow(text: str) -> int | str:
+    return int(text) if text.isdecimal() else text
+
+
+RUN_FILTERS = ("workflow", "branch", "event", "status", "actor", "sha", "since", "until")
+
+
+def _run_filter_options(parser: argparse.ArgumentParser) -> None:
+    runs = parser.add_argument_group("run selection")
+    runs.add_argument(
+        "--workflow", type=_workflow, metavar="F", help="workflow file name (ci.yml) or id"
+    )
+    runs.add_argument("--branch", metavar="B", help="runs of this branch")
+    runs.add_argument("--event", metavar="E", help="runs triggered by this event (push, ...)")
+    runs.add_argument(
+        "--status", metavar="S", help="a status or conclusion: failure, success, in_progress..."
+    )
+    runs.add_argument("--actor", metavar="A", help="runs of this user")
+    runs.add_argument("--sha", metavar="SHA", help="runs of this head commit")
+    runs.add_argument(
+        "--since",
+        type=_when,
+        metavar="WHEN",
+        help="created at or after WHEN: 2026-01-31, 2026-01-31T12:00:00Z, or 36h, 7d, 2w ago",
+    )
+    runs.add_argument(
+        "--until", type=_when, metavar="WHEN", help="created at or before WHEN (a date: its end)"
+    )
+
+
+def _has_run_filters(args: argparse.Namespace) -> bool:
+    return any(getattr(args, name, None) is not None for name in RUN_FILTERS)
+
+
+def list_runs(client: Client, owner: str, repo: str, args: argparse.Namespace) -> RunStream:
+    """The runs the filter options select."""
+    created = None if args.since is None and args.until is None else (args.since, args.until)
+    return client.list_runs(
+        owner,
+        repo,
+        workflow=args.workflow,
+        branch=args.branch,
+        event=args.event,
+        status=args.status,
+        actor=args.actor,
+        head_sha=args.sha,
+        created=created,
     )
 
 
@@ -426,20 +506,21 @@ async def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _runs_jobs(
-    streams: list[JobStream], failed_only: bool, display: HarvestDisplay
-) -> AsyncIterator[Job]:
-    """Every job of every run (failed ones only with ``--failed-only``), telling the display
-    how many to expect as soon as each listing's first page says so."""
-    for index, stream in enumerate(streams):
-        counted = failed_only  # total_count counts every job, not just the failed ones
-        async for job in stream:
-            if not counted:
-                counted = True
-                display.expect(stream.total_count or 0, final=index == len(streams) - 1)
-            if not failed_only or job.conclusion in FAILED_CONCLUSIONS:
-                yield job
-    display.listing_done()
+async def cmd_runs(args: argparse.Namespace) -> int:
+    """``gh-jobs runs``: a table, or JSON Lines streamed as pages arrive."""
+    from ._cli_output import Output  # noqa: PLC0415
+
+    owner, repo = split_repository(args.repository)
+    out = Output()
+    async with make_client(args) as client:
+        stream = list_runs(client, owner, repo, args)
+        if args.json:
+            async for run in stream:
+                out.line(json.dumps(run.to_dict(), separators=(",", ":"), default=str))
+            return EXIT_OK
+        runs = await stream.collect()
+    out.runs_table(runs, title=f"{owner}/{repo}")
+    return EXIT_OK
 
 
 async def _followed(
@@ -492,9 +573,12 @@ async def harvest(client: Client, owner: str, repo: str, args: argparse.Namespac
 
     display = HarvestDisplay(client, args.out)
     jobs: AsyncIterator[Job] | AsyncIterator[JobUpdate]
+    record: Callable[[LogResult], Awaitable[None]] | None = None
     if getattr(args, "follow", False):
         if len(args.run_ids) != 1:
             raise UsageError("--follow harvests one run: give one RUN_ID")
+        if _has_run_filters(args):
+            raise UsageError("--follow harvests one RUN_ID, not the runs filters select")
         if args.filter != "latest":
             raise UsageError("--follow harvests the attempts it watches: drop --filter")
         updates = client.watch_run(
@@ -502,11 +586,21 @@ async def harvest(client: Client, owner: str, repo: str, args: argparse.Namespac
         )
         jobs = _followed(updates, args.failed_only, display)
     else:
-        streams = [
-            client.list_jobs(owner, repo, run_id, filter=args.filter, attempt=args.attempt)
-            for run_id in args.run_ids
-        ]
-        jobs = _runs_jobs(streams, args.failed_only, display)
+        if args.run_ids and _has_run_filters(args):
+            raise UsageError("give RUN_IDs or run filters (--status, --since, ...), not both")
+        runs = args.run_ids or list_runs(client, owner, repo, args)
+        selection = client.select_jobs(
+            owner,
+            repo,
+            runs,
+            args.out,
+            filter=args.filter,
+            attempt=args.attempt,
+            only_failed=args.failed_only,
+            on_run=lambda count: display.expect(count, final=False),
+            on_done=display.listing_done,
+        )
+        jobs, record = selection, selection.record
     batch = client.download_logs(
         owner,
         repo,
@@ -520,6 +614,8 @@ async def harvest(client: Client, owner: str, repo: str, args: argparse.Namespac
         async with display, batch:
             async for result in batch:
                 display.result(result)
+                if record is not None:
+                    await record(result)
     except asyncio.CancelledError:
         display.summary(interrupted=True)
         raise
@@ -581,6 +677,7 @@ Command = Callable[[argparse.Namespace], Awaitable[int]]
 COMMANDS: dict[str, Command] = {
     "get": cmd_get,
     "list": cmd_list,
+    "runs": cmd_runs,
     "logs": cmd_logs,
     "watch": cmd_watch,
     "view": cmd_view,

@@ -7,6 +7,7 @@ Every exception the library raises on purpose derives from :class:`GhJobsError`:
     ├── UnsafeURLError (also ValueError)        a Link or redirect we refuse to follow
     ├── ClientClosedError (also RuntimeError)   the client was used after close()
     ├── DecodeError                             a body that does not match GitHub's schema
+    ├── RunsCapError                            one second holds more runs than a search reaches
     ├── TransportError                          the connection failed, after retries
     │   ├── RequestTimeoutError                 connect or read timed out
     │   └── TLSError                            certificate or handshake failure (not retried)
@@ -56,6 +57,7 @@ __all__ = [
     "RateLimitError",
     "RateLimitStoreError",
     "RequestTimeoutError",
+    "RunsCapError",
     "SecondaryRateLimitError",
     "ServerError",
     "TLSError",
@@ -133,6 +135,25 @@ class DecodeError(GhJobsError):
         self.path = path
         self.value = value
         super().__init__(message)
+
+
+class RunsCapError(GhJobsError):
+    """More runs match within one second of ``created`` than GitHub lets a search reach.
+
+    Listing runs splits the ``created`` range until each window holds at most ``cap``
+    (1,000) runs; a single second cannot be split, so its runs cannot all be listed.
+    Narrow the query with another filter (``workflow``, ``branch``, ``event``...).
+    ``window`` is that second as a ``created`` qualifier; ``total_count`` GitHub's count.
+    """
+
+    def __init__(self, window: str, total_count: int, cap: int) -> None:
+        self.window = window
+        self.total_count = total_count
+        self.cap = cap
+        super().__init__(
+            f"{total_count} runs match within the single second created={window}, more than "
+            f"the {cap} a search reaches: narrow the query with another filter"
+        )
 
 
 class TransportError(GhJobsError):

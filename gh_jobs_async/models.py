@@ -72,10 +72,12 @@ __all__ = [
     "RunRepository",
     "RunStatus",
     "RunUser",
+    "RunsPage",
     "WorkflowRun",
     "decode_job",
     "decode_jobs_page",
     "decode_run",
+    "decode_runs_page",
     "make_converter",
 ]
 
@@ -360,6 +362,20 @@ class WorkflowRun:
         return data
 
 
+@attrs.frozen
+class RunsPage:
+    """One page of a runs listing: GitHub's ``total_count`` (uncapped) and its runs."""
+
+    total_count: int
+    runs: tuple[WorkflowRun, ...]
+
+
+@attrs.frozen
+class _RunsPageBody:
+    total_count: int
+    workflow_runs: tuple[WorkflowRun, ...]
+
+
 _LEAN_MODELS: tuple[type, ...] = (
     RunUser,
     RunRepository,
@@ -564,6 +580,11 @@ def _register_run_hooks(converter: cattrs.Converter) -> None:
             )
             converter.register_structure_hook(lean, hook)
             converter.register_structure_hook(lean | None, _optional(hook))
+    _register_exact(
+        converter,
+        tuple[WorkflowRun, ...],
+        _array_only(converter.get_structure_hook(tuple[WorkflowRun, ...])),
+    )
     for seq_type in (tuple[RunPullRequest, ...], tuple[ReferencedWorkflow, ...]):
         array = _array_only(converter.get_structure_hook(seq_type))
         _register_exact(converter, seq_type, array)
@@ -737,6 +758,14 @@ def decode_run(
 ) -> WorkflowRun:
     """Decode one workflow run from a JSON body (bytes/str) or an already parsed mapping."""
     return _decode(body, WorkflowRun, converter)
+
+
+def decode_runs_page(
+    body: bytes | str | Mapping[str, Any], *, converter: cattrs.Converter | None = None
+) -> RunsPage:
+    """Decode a runs-listing body (``total_count``, ``workflow_runs``)."""
+    parsed = _structure(_loads(body), _RunsPageBody, converter)
+    return RunsPage(total_count=parsed.total_count, runs=parsed.workflow_runs)
 
 
 # --------------------------------------------------------------------------- log harvesting

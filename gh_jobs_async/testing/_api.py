@@ -9,8 +9,8 @@ Every request goes through the same pipeline, decided at arrival and answered af
 4. no ``User-Agent``: 403 (GitHub rejects such requests);
 5. secondary limits (see `_limits`): ``secondary_status`` with ``retry-after``;
 6. scripted or random faults;
-7. routing: only GET on the four job paths and the two run paths (``/api/v3`` prefix
-   with ``ghes``); anything else, a trailing slash included, is 404.
+7. routing: only GET on the four job paths, the two run paths and the two runs listings
+   (``/api/v3`` prefix with ``ghes``); anything else, a trailing slash included, is 404.
 
 All answers carry ``x-github-request-id``, ``x-github-api-version-selected`` and (unless
 ``rate_limit`` is None) the ``x-ratelimit-*`` headers. The job, jobs-page and run answers
@@ -52,13 +52,25 @@ from gh_jobs_async.testing._http import (
     secondary_message,
     server_error,
 )
+from gh_jobs_async.testing._runlist import (
+    PAGINATION_LIMITED,
+    RunQuery,
+    is_filtered,
+    page_of,
+    select_runs,
+    workflow_matches,
+)
 
 __all__ = ["API_VERSIONS", "ApiHandler", "Route", "parse_route"]
 
 API_VERSIONS = ("2022-11-28", "2026-03-10")
+DOCS_RUNS = "https://docs.github.com/rest/actions/workflow-runs#list-workflow-runs-for-a-repository"
 _NOT_FOUND = github_error(404, "Not Found", DOCS_JOB)
 _LOGS_NOT_FOUND = github_error(404, "Not Found", DOCS_LOGS)
 _NOT_FOUND_RUN = github_error(404, "Not Found", DOCS_RUN)
+_NOT_FOUND_WORKFLOW = github_error(404, "Not Found", DOCS_RUNS)
+_INVALID_RUN_QUERY = github_error(422, "Validation Failed", DOCS_RUNS)
+_PAGINATION_LIMITED = github_error(422, PAGINATION_LIMITED, DOCS_RUNS)
 _GONE = github_error(410, "Server Error", DOCS_LOGS)
 _BAD_CREDENTIALS = github_error(401, "Bad credentials", "https://docs.github.com/rest")
 _PRIMARY = github_error(403, "API rate limit exceeded for user ID 1.", DOCS_RATE)
@@ -72,13 +84,15 @@ _NO_AGENT = github_error(
 
 @dataclass(frozen=True)
 class Route:
-    """A parsed API path: ``kind`` is "job", "logs", "list", "attempt", "run" or "run_attempt"."""
+    """A parsed API path: ``kind`` is "job", "logs", "list", "attempt", "run",
+    "run_attempt", "runs" (a repository's runs) or "workflow_runs" (a workflow's)."""
 
     kind: str
     owner: str
     repo: str
     number: int
     attempt: int = 0
+    workflow: str = ""  # "workflow_runs": the workflow id or file name of the path
 
 
 def _int(text: str) -> int | None:
@@ -92,6 +106,9 @@ def parse_route(path: str, *, ghes: bool) -> Route | None:
             return None
         path = path[len("/api/v3") :]
     parts = path.split("/")
+    runs = _runs_route(parts)
+    if runs is not None:
+        return runs
     if len(parts) < 7 or parts[:2] != ["", "repos"] or parts[4] != "actions":
         return None
     owner, repo, rest = parts[2], parts[3], parts[5:]
@@ -113,6 +130,18 @@ def parse_route(path: str, *, ghes: bool) -> Route | None:
             return Route("list", owner, repo, number)
         case ["runs", _, "attempts", attempt, "jobs"] if _int(attempt) is not None:
             return Route("attempt", owner, repo, number, int(attempt))
+    return None
+
+
+def _runs_route(parts: list[str]) -> Route | None:
+    """``/repos/{o}/{r}/actions/runs`` or ``/repos/{o}/{r}/actions/workflows/{id}/runs``."""
+    if len(parts) < 6 or parts[:2] != ["", "repos"] or not parts[2] or not parts[3]:
+        return None
+    owner, repo, rest = parts[2], parts[3], parts[4:]
+    if rest == ["actions", "runs"]:
+        return Route("runs", owner, repo, 0)
+    if len(rest) == 4 and rest[:2] == ["actions", "workflows"] and rest[3] == "runs" and rest[2]:
+        return Route("workflow_runs", owner, repo, 0, workflow=rest[2])
     return None
 
 
@@ -292,6 +321,8 @@ class ApiHandler:
             return self._list(request, route, headers)
         if route.kind in {"run", "run_attempt"}:
             return self._run(request, route, headers)
+        if route.kind in {"runs", "workflow_runs"}:
+            return self._runs(request, route, headers)
         rec = store.find_job(route.owner, route.repo, route.number)
         if route.kind == "job":
             if rec is None:
@@ -374,6 +405,41 @@ class ApiHandler:
             return _json(404, _NOT_FOUND_RUN, headers)
         modified = store.run_modified(route.number, attempt)
         return self.conditional_json(request, route.kind, body, modified, headers)
+
+    def _runs(self, request: web.Request, route: Route, headers: dict[str, str]) -> web.Response:
+        """One page of a runs listing: filters, newest first, and GitHub's two caps."""
+        ctx, query = self.ctx, request.query
+        runs = ctx.store.repo_runs(route.owner, route.repo)
+        if route.kind == "workflow_runs":
+            runs = [run for run in runs if workflow_matches(run, route.workflow)]
+            if not runs:
+                return _json(404, _NOT_FOUND_WORKFLOW, headers)
+        try:
+            selected = select_runs(runs, RunQuery.parse(query))
+        except ValueError:
+            return _json(422, _INVALID_RUN_QUERY, headers)
+        per_page = min(100, parse_positive(query.get("per_page"), 30))
+        page = parse_positive(query.get("page"), 1)
+        cfg = ctx.config
+        answer = page_of(
+            selected,
+            filtered=is_filtered(query),
+            per_page=per_page,
+            page=page,
+            search_cap=cfg.runs_search_cap,
+            unfiltered_limit=cfg.runs_unfiltered_limit,
+        )
+        if answer is None:
+            return _json(422, _PAGINATION_LIMITED, headers)
+        chunk, total = answer
+        reachable = min(total, cfg.runs_search_cap) if is_filtered(query) else total
+        strip = query.get("exclude_pull_requests", "").lower() == "true"
+        body = ctx.store.runs_body(total, chunk, strip_prs=strip)
+        base = (cfg.link_origin or ctx.api_origin) + request.rel_url.raw_path
+        link = link_header(base, query.items(), page, page_count(reachable, per_page))
+        if link is not None:
+            headers["Link"] = link
+        return _json(200, body, headers)
 
     async def _inline(
         self, request: web.Request, route: Route, headers: dict[str, str], fault: Fault | None

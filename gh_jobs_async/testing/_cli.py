@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--logs-mode", choices=("redirect", "same_origin", "inline"), default="redirect")
     add("--no-auth", action="store_true", help="accept requests without a token")
     add("--seed", type=int, default=0, help="data seed (default: %(default)s)")
+    add("--history", type=int, default=0, help="also N runs over the last days, for listings")
+    add("--history-days", type=float, default=90.0, help="days the history spans (default: 90)")
+    add("--history-failed", type=int, default=0, help="runs of the history that failed")
     add("--live", action="store_true", help="runs happen now: jobs queue, run and complete")
     add("--duration", type=float, default=20.0, help="with --live: seconds per attempt")
     add("--log-lag", type=float, default=1.0, help="with --live: seconds until a log appears")
@@ -93,18 +96,25 @@ async def serve_forever(
     conclusions: tuple[str, ...] = ("success",),
     stop: asyncio.Event | None = None,
     out: TextIO | None = None,
+    history: int = 0,
+    history_days: float = 90.0,
+    history_failed: int = 0,
     app_key_out: Path | None = None,
     live: bool = False,
     duration: float = 20.0,
     log_lag: float = 1.0,
 ) -> None:
-    """Serve a fake with ``runs`` runs until ``stop`` is set (or the task is cancelled).
+    """Serve a fake with ``runs`` runs until ``stop`` is set (or the task is cancelled);
+    ``history`` more runs (``history_failed`` of them failed) over the last ``history_days``
+    days, created before them, fill the runs listings.
 
     Prints the API URL, blob URL, token, the runs created and example ``curl`` commands to
     ``out`` (default: standard output) once the fake is listening.
     """
     out = sys.stdout if out is None else out
     async with FakeGitHub(config) as fake:
+        if history:
+            fake.add_runs(owner, repo, count=history, days=history_days, failed=history_failed)
         created = [
             fake.add_run(
                 owner,
@@ -122,6 +132,12 @@ async def serve_forever(
         print(f"API URL:  {fake.api_url}", file=out)
         print(f"Blob URL: {fake.blob_url}", file=out)
         print(f"Token:    {fake.token}", file=out)
+        if history:
+            print(
+                f"History:  {owner}/{repo} {history} runs over {history_days:g} days "
+                f"({history_failed} failed)",
+                file=out,
+            )
         if app_key_out is not None:
             installation = fake.add_installation(owner)
             fd = os.open(app_key_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -167,6 +183,9 @@ async def _serve_until_signalled(args: argparse.Namespace) -> None:
         log_size=args.log_size,
         conclusions=tuple(c for c in args.conclusions.split(",") if c) or ("success",),
         stop=stop,
+        history=args.history,
+        history_days=args.history_days,
+        history_failed=args.history_failed,
         app_key_out=args.app_key_out,
         live=args.live,
         duration=args.duration,

@@ -51,10 +51,13 @@ class FakeConfig:
     that are already expired (handy in tests). ``penalty_grace`` is how long after a
     secondary-limit answer requests still count as sent before the client could see it.
     With ``ssl_context`` (a server-side `ssl.SSLContext` whose certificate covers both
-    hosts) both origins serve HTTPS. ``app_token_lifetime`` is how long the App's
-    installation tokens last, ``app_replication_lag`` how long a fresh one is refused, and
-    ``app_clock_offset`` how far the fake's clock (JWT checks, ``expires_at``, ``Date``) is
-    ahead of the host's (negative: behind).
+    hosts) both origins serve HTTPS. The runs listings reach at most ``runs_search_cap``
+    runs of a search (any filter; later pages are empty) and refuse, with a 422, a page of
+    an unfiltered listing that starts past ``runs_unfiltered_limit`` runs.
+    ``app_token_lifetime`` is how long the App's installation tokens last,
+    ``app_replication_lag`` how long a fresh one is refused, and ``app_clock_offset`` how
+    far the fake's clock (JWT checks, ``expires_at``, ``Date``) is ahead of the host's
+    (negative: behind).
     """
 
     token: str = field(default=DEFAULT_TOKEN, repr=False)
@@ -85,6 +88,8 @@ class FakeConfig:
     fault_rate_reset: float = 0.0
     fault_rate_truncate: float = 0.0
     seed: int = 0
+    runs_search_cap: int = 1000
+    runs_unfiltered_limit: int = 40_000
     app_token_lifetime: float = 3600.0
     app_replication_lag: float = 0.0
     app_clock_offset: float = 0.0
@@ -120,6 +125,7 @@ class FakeConfig:
                 raise ValueError(f"{name} must be within [0, 1]")
         if self.ssl_context is not None and not isinstance(self.ssl_context, ssl.SSLContext):
             raise ValueError("ssl_context must be an ssl.SSLContext or None")
+        _check_positive(self, ("runs_search_cap", "runs_unfiltered_limit"))
         _check_app_settings(self)
         if self.link_origin is not None and self.link_origin.endswith("/"):
             raise ValueError("link_origin must not end with '/'")
@@ -127,6 +133,12 @@ class FakeConfig:
     def _check_live(self) -> None:
         if self.conditional not in _CONDITIONAL:
             raise ValueError(f"conditional must be one of {_CONDITIONAL}")
+
+
+def _check_positive(config: FakeConfig, names: tuple[str, ...]) -> None:
+    for name in names:
+        if getattr(config, name) < 1:
+            raise ValueError(f"{name} must be positive")
 
 
 def _check_app_settings(config: FakeConfig) -> None:

@@ -19,6 +19,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from gh_jobs_async.testing._jobgen import JobBlueprint, build_attempt, log_available
@@ -96,6 +97,7 @@ class RunOptions:
     event: str = "push"
     workflow_path: str = ".github/workflows/ci.yml"
     actor: str = "octocat"
+    created_at: datetime | None = None  # None: derived from the seed and the run id
 
 
 @dataclass
@@ -129,6 +131,10 @@ class JobStore(LiveRuns):
         self._blobs: dict[str, int] = {}
         self._pages: dict[tuple[int, str, int, int], tuple[bytes, int]] = {}
         self._run_numbers: dict[tuple[str, str], int] = {}
+        # the runs listings: latest-attempt run dicts and their JSON, per run id, dropped
+        # when one of the run's jobs changes
+        self._listed_runs: dict[int, JSONDict] = {}
+        self._listed_bodies: dict[int, bytes] = {}
 
     def add_run(
         self,
@@ -142,6 +148,24 @@ class JobStore(LiveRuns):
         live: LiveSpec | None = None,
     ) -> FakeRun:
         """Create a run of ``attempts`` attempts per ``blueprint``; see `FakeGitHub.add_run`."""
+        return self.fake_run(
+            self.create_run(
+                owner, repo, blueprint, attempts=attempts, run_id=run_id, options=options, live=live
+            )
+        )
+
+    def create_run(
+        self,
+        owner: str,
+        repo: str,
+        blueprint: JobBlueprint,
+        *,
+        attempts: int,
+        run_id: int | None,
+        options: RunOptions | None = None,
+        live: LiveSpec | None = None,
+    ) -> int:
+        """`add_run` without the snapshot (copying every job): returns the run id."""
         if self.api_url is None:
             raise RuntimeError("start the fake before adding runs (job URLs need its address)")
         if attempts < 1 or blueprint.jobs < 0:
@@ -154,7 +178,7 @@ class JobStore(LiveRuns):
         run = _Run(owner, repo)
         run.meta = self._run_meta(owner, repo, run_id, blueprint, options or RunOptions())
         if live is not None:
-            return self._add_live(run, run_id, blueprint, attempts, live)
+            return self._add_live(run, run_id, blueprint, attempts, live).run_id
         for attempt in range(1, attempts + 1):
             first = self._next_job
             self._next_job += blueprint.jobs
@@ -168,12 +192,13 @@ class JobStore(LiveRuns):
                 attempt=attempt,
                 first_job_id=first,
                 seed=self.seed,
+                run_start=None if run.meta is None else run.meta.created_at,
             )
             for job, log in zip(jobs, logs, strict=True):
                 self._store(job, log, run, run_id, attempt)
             run.attempts.append([int(job["id"]) for job in jobs])
         self._runs[run_id] = run
-        return self.fake_run(run_id)
+        return run_id
 
     def _run_meta(
         self, owner: str, repo: str, run_id: int, blueprint: JobBlueprint, options: RunOptions
@@ -196,6 +221,7 @@ class JobStore(LiveRuns):
             head_branch=blueprint.head_branch,
             actor=options.actor,
             seed=self.seed,
+            created_at=options.created_at,
         )
 
     def _store(self, job: JSONDict, log: LogSpec, run: _Run, run_id: int, attempt: int) -> None:
@@ -300,6 +326,40 @@ class JobStore(LiveRuns):
             cached = self._pages[key] = (body, len(ids))
         return cached
 
+    # -- the runs listings ---------------------------------------------------------------
+
+    def repo_runs(self, owner: str, repo: str) -> list[JSONDict]:
+        """Every run of the repository as the runs listings show it (latest attempt),
+        cached until one of its jobs changes. Not copies: do not modify them."""
+        key = _key(owner, repo)
+        runs = []
+        for run_id, run in self._runs.items():
+            if _key(run.owner, run.repo) != key or run.meta is None:
+                continue
+            if run.live is not None:  # its jobs change as time goes by: never cached
+                runs.append(self.run_dict(run_id))
+                continue
+            cached = self._listed_runs.get(run_id)
+            if cached is None:
+                cached = self._listed_runs[run_id] = self.run_dict(run_id)
+            runs.append(cached)
+        return runs
+
+    def runs_body(self, total_count: int, runs: list[JSONDict], *, strip_prs: bool) -> bytes:
+        """``{"total_count", "workflow_runs"}``, splicing each run's cached JSON."""
+        parts = []
+        for run in runs:
+            run_id = int(run["id"])
+            body = self._listed_bodies.get(run_id) if run_id in self._listed_runs else None
+            if body is None:
+                body = _dumps(run)
+                if run_id in self._listed_runs:
+                    self._listed_bodies[run_id] = body
+            if strip_prs and run.get("pull_requests"):
+                body = _dumps({**run, "pull_requests": []})
+            parts.append(body)
+        return b'{"total_count":%d,"workflow_runs":[%s]}' % (total_count, b",".join(parts))
+
     def page_modified(self, run_id: int, selector: str, per_page: int, page: int) -> float | None:
         """When the newest job of a listing page last changed (None for an empty page)."""
         ids = self.job_ids(run_id, selector)[(page - 1) * per_page : page * per_page]
@@ -314,6 +374,8 @@ class JobStore(LiveRuns):
         rec.body = None
         rec.modified = time.time()
         self._pages.clear()
+        self._listed_runs.pop(rec.run_id, None)
+        self._listed_bodies.pop(rec.run_id, None)
         return self.job(job_id)
 
     def set_log_state(self, job_id: int, state: LogState) -> None:

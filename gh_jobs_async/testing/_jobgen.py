@@ -134,9 +134,12 @@ def build_attempt(
     attempt: int,
     first_job_id: int,
     seed: int,
+    run_start: datetime | None = None,
 ) -> tuple[list[JSONDict], list[LogSpec]]:
-    """Job dicts and log specs of attempt ``attempt``, ids from ``first_job_id`` upwards."""
-    head_sha, run_start = run_basics(seed, run_id)
+    """Job dicts and log specs of attempt ``attempt``, ids from ``first_job_id`` upwards;
+    ``run_start`` overrides the run's creation time derived from the seed."""
+    head_sha, derived_start = run_basics(seed, run_id)
+    run_start = derived_start if run_start is None else run_start
     shared = _Attempt(
         blueprint=blueprint,
         repo_api=f"{api_url}/repos/{owner}/{repo}",

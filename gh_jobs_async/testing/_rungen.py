@@ -86,6 +86,7 @@ class RunMeta:
     head_branch: str | None
     actor: str
     seed: int
+    created_at: datetime | None = None  # attempt 1's creation; None: derived from the seed
 
 
 def run_basics(seed: int, run_id: int) -> tuple[str, datetime]:
@@ -181,6 +182,8 @@ def _commit(meta: RunMeta, head_sha: str, created: datetime) -> JSONDict:
 def build_run(meta: RunMeta, jobs: list[JSONDict], attempt: int) -> JSONDict:
     """The run dict of attempt ``attempt``, whose jobs are ``jobs``."""
     head_sha, first_created = run_basics(meta.seed, meta.run_id)
+    if meta.created_at is not None:
+        first_created = meta.created_at
     created = first_created + timedelta(hours=3 * (attempt - 1))
     status, conclusion = run_status(jobs)
     updated = max(

@@ -10,10 +10,13 @@ cannot be bound). The API origin also serves the signed log paths, for
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import random
 import socket
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal, Self
 
@@ -30,6 +33,14 @@ from gh_jobs_async.testing._jobgen import JobBlueprint
 from gh_jobs_async.testing._limits import Limiter
 from gh_jobs_async.testing._live import LiveSpec, ScheduledJob
 from gh_jobs_async.testing._logs import line_steps, log_bytes
+from gh_jobs_async.testing._runlist import RunQuery, select_runs, workflow_matches
+from gh_jobs_async.testing._runplan import (
+    RUN_ACTORS,
+    RUN_BRANCHES,
+    RUN_EVENTS,
+    RUN_WORKFLOWS,
+    plan_runs,
+)
 
 __all__ = ["FakeGitHub"]
 
@@ -237,6 +248,91 @@ class FakeGitHub:
         spec = LiveSpec(duration, resolution, log_lag) if live else None
         return store.add_run(
             owner, repo, blueprint, attempts=attempts, run_id=run_id, options=options, live=spec
+        )
+
+    def add_runs(
+        self,
+        owner: str = "octo-org",
+        repo: str = "hello-world",
+        *,
+        count: int,
+        days: float = 90.0,
+        end: datetime | None = None,
+        failed: int = 0,
+        cancelled: int = 0,
+        in_progress: int = 0,
+        jobs: int = 2,
+        log_size: int = 512,
+        workflows: Sequence[str] = RUN_WORKFLOWS,
+        branches: Sequence[str] = RUN_BRANCHES,
+        events: Sequence[str] = RUN_EVENTS,
+        actors: Sequence[str] = RUN_ACTORS,
+    ) -> list[int]:
+        """Create ``count`` runs spread at random over the ``days`` before ``end`` (default:
+        now), on whole seconds (several may share one); returns their ids, oldest first.
+
+        Exactly ``failed`` of them fail (one job fails), ``cancelled`` are cancelled (one
+        job cancelled) and ``in_progress`` are still running (one job in progress); the rest
+        succeed. Workflow (file names under ``.github/workflows/``), branch, event and actor
+        are drawn from the sequences. Ids grow with creation time, as GitHub's do. The
+        choices come from the fake's seed: the same calls give the same runs.
+        """
+        if count < 0 or min(failed, cancelled, in_progress) < 0:
+            raise ValueError("count, failed, cancelled and in_progress must not be negative")
+        if failed + cancelled + in_progress > count:
+            raise ValueError("failed + cancelled + in_progress must not exceed count")
+        if jobs < 1 and failed + cancelled + in_progress:
+            raise ValueError("a run without jobs always succeeds: give jobs >= 1")
+        store = self._require_started().store
+        plan = plan_runs(
+            random.Random(f"gh-jobs-fake:{self.config.seed}:runs:{owner}/{repo}:{count}"),
+            count=count,
+            end=end or datetime.now(UTC),
+            days=days,
+            outcomes={"failure": failed, "cancelled": cancelled, "in_progress": in_progress},
+            workflows=workflows,
+            branches=branches,
+            events=events,
+            actors=actors,
+        )
+        ids = []
+        for planned in plan:
+            blueprint = JobBlueprint(
+                jobs=jobs,
+                log_size=log_size,
+                conclusions=planned.conclusions,
+                names=None,
+                statuses=planned.statuses,
+                workflow_name=planned.workflow_name,
+                head_branch=planned.branch,
+            )
+            options = RunOptions(
+                event=planned.event,
+                workflow_path=planned.workflow_path,
+                actor=planned.actor,
+                created_at=planned.created_at,
+            )
+            ids.append(
+                store.create_run(owner, repo, blueprint, attempts=1, run_id=None, options=options)
+            )
+        return ids
+
+    def runs_matching(
+        self,
+        owner: str = "octo-org",
+        repo: str = "hello-world",
+        *,
+        workflow: str | int | None = None,
+        **query: str,
+    ) -> list[JSONDict]:
+        """Every run a listing with these query parameters matches, newest first, ignoring
+        the caps (the oracle for listing tests). ValueError for a bad ``created``."""
+        runs = self._ctx.store.repo_runs(owner, repo)
+        if workflow is not None:
+            runs = [run for run in runs if workflow_matches(run, str(workflow))]
+        chosen = select_runs(runs, RunQuery.parse(query))
+        return list(
+            json.loads(self._ctx.store.runs_body(0, chosen, strip_prs=False))["workflow_runs"]
         )
 
     def rerun(self, run_id: int) -> int:

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal, assert_type
 
 import aiohttp
@@ -16,10 +16,13 @@ import gh_jobs_async
 from gh_jobs_async import (
     ApiError,
     Client,
+    CreatedRange,
     DecodeError,
+    HarvestSummary,
     InvalidArgumentError,
     Job,
     JobConclusion,
+    JobSelection,
     JobsPage,
     JobStatus,
     JobStream,
@@ -28,6 +31,8 @@ from gh_jobs_async import (
     LogReader,
     PrimaryRateLimitError,
     RateLimit,
+    RunsCapError,
+    RunStream,
     SecondaryRateLimitError,
     Step,
     StepLog,
@@ -119,6 +124,39 @@ def errors(
 
 
 assert_type(gh_jobs_async.__version__, str)
+
+
+async def runs(gh: Client, run: WorkflowRun, capped: RunsCapError) -> None:
+    """Listing runs, selecting their jobs, harvesting them."""
+    stream = gh.list_runs(
+        "octo-org",
+        "octo-repo",
+        workflow="ci.yml",
+        branch="main",
+        event="push",
+        status="failure",
+        actor="octocat",
+        head_sha="abc1234",
+        created=(date(2026, 1, 1), None),
+        exclude_pull_requests=True,
+        per_page=100,
+    )
+    assert_type(stream, RunStream)
+    assert_type(stream.total_count, int | None)
+    assert_type(await stream.collect(), list[WorkflowRun])
+    async for found in gh.list_runs("octo-org", "octo-repo", created=">=2026-01-01"):
+        assert_type(found, WorkflowRun)
+    gh.list_runs("octo-org", "octo-repo", created=CreatedRange(None, None), workflow=12)
+    selection = gh.select_jobs("octo-org", "octo-repo", [1, run], "logs", only_failed=True)
+    assert_type(selection, JobSelection)
+    async for job in selection:
+        assert_type(job, Job)
+    summary = await gh.harvest("octo-org", "octo-repo", stream, "logs", only_failed=True)
+    assert_type(summary, HarvestSummary)
+    await gh.harvest("octo-org", "octo-repo", 7, "logs")
+    await gh.harvest("octo-org", "octo-repo", [run, 8], "logs")
+    assert_type(capped.total_count, int)
+    assert_type(capped.window, str)
 
 
 async def live_runs(gh: Client, update: gh_jobs_async.JobUpdate) -> None:
