@@ -390,8 +390,12 @@ def finish_verified(part: PartFile, tail: Tail, job_id: int) -> None:
         )
 
 
-async def iterate(jobs: JobsInput) -> AsyncIterator[Job | int | JobUpdate]:
-    """Iterate a plain or async iterable of jobs (closing an async generator afterwards)."""
+_Item = TypeVar("_Item")
+
+
+async def iterate(jobs: Iterable[_Item] | AsyncIterable[_Item]) -> AsyncIterator[_Item]:
+    """Iterate a plain or async iterable (of jobs, or runs), closing an async generator
+    afterwards."""
     if isinstance(jobs, AsyncIterable):
         iterator = aiter(jobs)
         try:

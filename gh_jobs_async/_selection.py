@@ -26,6 +26,7 @@ import attrs
 
 from . import _sansio
 from ._files import MANIFEST_NAME
+from ._logs import iterate
 from ._paginate import JobStream
 from .exceptions import DecodeError, InvalidArgumentError
 from .models import Job, JobConclusion, LogResult, LogStatus, WorkflowRun, decode_job
@@ -62,17 +63,8 @@ async def _each_run(runs: RunsInput) -> AsyncIterator[int | WorkflowRun]:
     """The runs one by one (closing an async generator afterwards)."""
     if isinstance(runs, int | WorkflowRun):
         yield runs
-    elif isinstance(runs, AsyncIterable):
-        iterator = aiter(runs)
-        try:
-            async for item in iterator:
-                yield item
-        finally:
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                await aclose()
     else:
-        for item in runs:
+        async for item in iterate(runs):
             yield item
 
 
