@@ -20,9 +20,6 @@ __all__ = ["SharedToken", "TokenStore", "publish_ttl", "share_key"]
 #: Seconds between two looks at the store while another worker mints.
 POLL_INTERVAL = 0.05
 
-#: Waiting for another worker's mint ends after this many lock TTLs (then: mint here).
-WAIT_LOCK_TTLS = 2
-
 
 @attrs.frozen(repr=False)
 class SharedToken:
