@@ -204,7 +204,7 @@ class AppAuth(Auth):
             raise InvalidArgumentError(
                 "token_store", f"<{type(token_store).__name__}>", "expected a token store"
             )
-        key = (target, repos, tuple(sorted(perms.items())), token_store)
+        key = (target, repos, tuple(sorted(perms.items())), id(token_store))
         found = self._installations.get(key)
         if found is None:
             found = InstallationAuth(self, target, repos, perms, token_store)
