@@ -1,10 +1,13 @@
-"""The pure decisions of a shared installation token: its key, its TTL, its repr."""
+"""The pure decisions of a shared installation token: its key, its TTL, its repr, and
+which installation object a token store gives (no event loop, no request)."""
 
 from __future__ import annotations
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from gh_jobs_async import SharedToken
+from gh_jobs_async import AppAuth, InvalidArgumentError, SharedToken, TokenStore
 from gh_jobs_async._sharedtoken import publish_ttl, share_key
 from gh_jobs_async._store import TokenKeys, check_name, milliseconds
 
@@ -77,3 +80,53 @@ def test_a_shared_token_never_shows_the_token() -> None:
     assert "ghs_secretsecret" not in repr(shared)
     assert shared.id in repr(shared)
     assert shared.id != "ghs_secretsecret"
+
+
+@pytest.fixture(name="app", scope="module")
+def fixture_app() -> AppAuth:
+    """An App with a real RSA key (no request is sent)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    text = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+    return AppAuth("Iv23liExample", text)
+
+
+class _Store:
+    """The smallest TokenStore (never called here)."""
+
+    token_lock_ttl = 5.0
+
+    async def load_token(self, key: str) -> SharedToken | None:
+        return None
+
+    async def lock_token(self, key: str, owner: str, ttl: float) -> bool:
+        return True
+
+    async def publish_token(self, key: str, shared: SharedToken, ttl: float, owner: str) -> None:
+        return None
+
+    async def unlock_token(self, key: str, owner: str) -> None:
+        return None
+
+    async def discard_token(self, key: str, token_id: str) -> bool:
+        return False
+
+
+def test_sharing_is_per_store_and_opt_in(app: AppAuth) -> None:
+    """The same store gives the same installation object, another store (or none) another."""
+    store = _Store()
+    assert isinstance(store, TokenStore)
+    shared = app.installation(42, token_store=store)
+    assert app.installation(42, token_store=store) is shared
+    assert app.installation(42, token_store=_Store()) is not shared
+    assert app.installation(42) is not shared
+    assert shared.share_key == app.installation(42).share_key  # the same identity
+
+
+def test_a_token_store_that_is_not_one_is_refused(app: AppAuth) -> None:
+    """token_store= must implement TokenStore: InvalidArgumentError before any request."""
+    with pytest.raises(InvalidArgumentError, match="token_store"):
+        app.installation(42, token_store=object())  # type: ignore[arg-type]
