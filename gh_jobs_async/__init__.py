@@ -18,6 +18,7 @@ from ._logtext import LogLine, strip_ansi
 from ._paginate import JobStream
 from ._runs import RunStream
 from ._selection import JobSelection
+from ._sharedtoken import SharedToken, TokenStore
 from ._version import __version__
 from .exceptions import (
     ApiError,
@@ -137,11 +138,13 @@ __all__ = [
     "RunsCapError",
     "SecondaryRateLimitError",
     "ServerError",
+    "SharedToken",
     "Step",
     "StepLog",
     "StepStatus",
     "TLSError",
     "TokenAuth",
+    "TokenStore",
     "TransportError",
     "UnauthorizedError",
     "UnsafeURLError",

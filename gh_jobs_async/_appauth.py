@@ -8,15 +8,18 @@ PyJWT and ``cryptography`` come with the ``app`` extra and are imported only her
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import _authpolicy as policy
+from . import _sharedtoken as sharing
 from ._auth import (
     NAME_RE,
     Auth,
@@ -27,6 +30,7 @@ from ._auth import (
     _Renewing,
 )
 from ._sansio import ApiBase, validate_owner, validate_repo
+from ._sharedtoken import SharedToken, TokenStore
 from .exceptions import ApiError, InvalidArgumentError, UnauthorizedError, UnsafeURLError
 
 __all__ = ["AppAuth", "InstallationAuth"]
@@ -181,18 +185,29 @@ class AppAuth(Auth):
         repo: str | None = None,
         repositories: Sequence[str] | None = None,
         permissions: Mapping[str, str] | None = None,
+        token_store: TokenStore | None = None,
     ) -> InstallationAuth:
         """The auth of one installation: by id, or found from ``owner``/``repo`` (``GET
         /repos/{owner}/{repo}/installation``, once). Tokens may be narrowed to
         ``repositories`` (names, at most 500) and ``permissions`` (e.g. ``{"actions":
-        "read"}``). The same arguments give the same object, so tokens are shared."""
+        "read"}``). The same arguments give the same object, so tokens are shared.
+
+        ``token_store`` (opt-in, e.g. a :class:`~gh_jobs_async.redis.RedisStore`) shares the
+        installation token with every worker using the same store: one worker mints when it
+        is missing or due (a lock in the store), the others wait for it and use it. The
+        token is then readable by anyone with access to the store. Store failures raise
+        :class:`~gh_jobs_async.RateLimitStoreError` (no silent per-worker mint)."""
         target = _installation_target(installation_id, owner, repo)
         repos = _repositories(repositories)
         perms = _permissions(permissions)
-        key = (target, repos, tuple(sorted(perms.items())))
+        if token_store is not None and not isinstance(token_store, TokenStore):
+            raise InvalidArgumentError(
+                "token_store", f"<{type(token_store).__name__}>", "expected a token store"
+            )
+        key = (target, repos, tuple(sorted(perms.items())), id(token_store))
         found = self._installations.get(key)
         if found is None:
-            found = InstallationAuth(self, target, repos, perms)
+            found = InstallationAuth(self, target, repos, perms, token_store)
             self._installations[key] = found
         return found
 
@@ -326,8 +341,11 @@ class InstallationAuth(_Renewing):
         target: int | tuple[str, str],
         repositories: tuple[str, ...] | None,
         permissions: dict[str, str],
+        token_store: TokenStore | None = None,
     ) -> None:
         super().__init__()
+        self._token_store = token_store
+        self._refused_ids: list[str] = []  # shared tokens GitHub refused here (fingerprints)
         self._app = app
         self._target = target
         self._id = target if isinstance(target, int) else None
@@ -384,7 +402,7 @@ class InstallationAuth(_Renewing):
         if self._failures:
             await transport.config.sleep(policy.mint_backoff(self._failures))
         try:
-            credential = await self._mint(transport)
+            credential = await self._obtain_token(transport)
         except ApiError as exc:
             final = self._classify_failure(exc)
         except BaseException:
@@ -437,7 +455,91 @@ class InstallationAuth(_Renewing):
         logger.info("found installation %d for %s/%s", installation_id, owner, repo)
         return installation_id
 
+    @property
+    def share_key(self) -> str:
+        """The non-secret key a token store holds this installation's token under (a hash
+        of API origin, issuer, installation, repositories and permissions)."""
+        return sharing.share_key(
+            self._app._origin(),
+            self._app.issuer,
+            self._target,
+            self._repositories,
+            self._permissions,
+        )
+
+    async def _obtain_token(self, transport: Transport) -> Credential:
+        if self._token_store is None:
+            return await self._mint(transport)
+        return await self._shared(transport, self._token_store)
+
+    async def _shared(self, transport: Transport, store: TokenStore) -> Credential:
+        """Fleet-wide single flight: use the store's token unless it is missing, due or
+        refused here; else mint under the store's lock, or wait for the holder's token."""
+        key = self.share_key
+        owner = uuid.uuid4().hex
+        waits = 0
+        while True:
+            adopted = await self._adopt(store, key, transport)
+            if adopted is not None:
+                if waits:
+                    logger.debug("%s: took the token another worker minted", self._label())
+                return adopted
+            if await store.lock_token(key, owner, store.token_lock_ttl):
+                break
+            waits += 1
+            await transport.config.sleep(sharing.POLL_INTERVAL)
+        try:
+            adopted = await self._adopt(store, key, transport)  # published as we locked?
+            if adopted is not None:
+                await store.unlock_token(key, owner)
+                return adopted
+            token, expires_at, received = await self._mint_answer(transport)
+            credential = self._credential_of(token, expires_at, received)
+            github_now = received + self._app.clock_offset
+            ttl = None if expires_at is None else sharing.publish_ttl(expires_at, github_now)
+            if expires_at is None or ttl is None:  # nothing worth sharing
+                await store.unlock_token(key, owner)
+            else:
+                shared = SharedToken(token=token, expires_at=expires_at, minted_at=github_now)
+                await store.publish_token(key, shared, ttl, owner)
+            return credential
+        except Exception:
+            with contextlib.suppress(Exception):
+                await store.unlock_token(key, owner)
+            raise
+
+    async def _adopt(self, store: TokenStore, key: str, transport: Transport) -> Credential | None:
+        """The store's token as this worker's credential, unless missing, due or refused."""
+        found = await store.load_token(key)
+        if found is None:
+            return None
+        if found.id in self._refused_ids:  # compare-and-delete: never a newer token
+            await store.discard_token(key, found.id)
+            return None
+        offset = self._app.clock_offset
+        plan = policy.schedule(found.minted_at - offset, found.expires_at, offset)
+        if plan.due(transport.config.clock()):
+            return None
+        return self._next(found.token, self.budget_key, plan)
+
     async def _mint(self, transport: Transport) -> Credential:
+        return self._credential_of(*await self._mint_answer(transport))
+
+    def _credential_of(self, token: str, expires_at: float | None, received: float) -> Credential:
+        credential = self._next(
+            token, self.budget_key, policy.schedule(received, expires_at, self._app.clock_offset)
+        )
+        logger.debug(
+            "minted token #%d for %s (id %s), renewing in %.0f s",
+            credential.serial,
+            self._label(),
+            credential.id,
+            (credential.schedule.refresh_at or received) - received,
+        )
+        return credential
+
+    async def _mint_answer(self, transport: Transport) -> tuple[str, float | None, float]:
+        """Mint: the token, its expiry (GitHub's clock) and when the answer came (local)."""
         if self._id is None:
             self._id = await self._lookup(transport)
         url = transport.api.build("app", "installations", self._id, "access_tokens")
@@ -454,23 +556,19 @@ class InstallationAuth(_Renewing):
             raise ApiError("mint answered without a usable token", status=answer.status, url=url)
         expires_at = policy.parse_expires_at(_json_field(answer.body, "expires_at"))
         self.mints += 1
-        credential = self._next(
-            token, self.budget_key, policy.schedule(received, expires_at, self._app.clock_offset)
-        )
-        logger.debug(
-            "minted token #%d for %s (id %s), renewing in %.0f s",
-            credential.serial,
-            self._label(),
-            credential.id,
-            (credential.schedule.refresh_at or received) - received,
-        )
-        return credential
+        return token, expires_at, received
 
     def refused(
         self, credential: Credential | None, refusal: Refusal, tries: Tries
     ) -> float | None:
-        """Replication lag on a fresh token: wait and retry it; an older one: renew once."""
-        return self._react(credential, refusal, tries, lag_window=policy.LAG_WINDOW)
+        """Replication lag on a fresh token: wait and retry it; an older one: renew once (a
+        shared token is then dropped from the store, if it is still the one refused)."""
+        renewed = tries.renewed
+        wait = self._react(credential, refusal, tries, lag_window=policy.LAG_WINDOW)
+        shared = self._token_store is not None and credential is not None
+        if shared and credential is not None and tries.renewed and not renewed:
+            self._refused_ids = [*self._refused_ids[-7:], credential.id]
+        return wait
 
 
 def _json_field(body: bytes, name: str) -> object:

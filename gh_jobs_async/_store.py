@@ -45,6 +45,26 @@ class Keys:
         return [self.state, self.leases, self.done]
 
 
+@attrs.frozen
+class TokenKeys:
+    """The keys of one shared installation token: the token (a hash) and its mint lock,
+    in one Redis Cluster slot thanks to the ``{<share key>}`` tag."""
+
+    token: str
+    lock: str
+
+    @classmethod
+    def of(cls, namespace: str, share_key: str) -> TokenKeys:
+        """``<namespace>:{<share key>}:token`` and ``...:token-lock``."""
+        prefix = f"{namespace}:{{{share_key}}}"
+        return cls(token=f"{prefix}:token", lock=f"{prefix}:token-lock")
+
+
+def milliseconds(seconds: float) -> int:
+    """A TTL in whole milliseconds, at least 1 (Redis refuses 0)."""
+    return max(1, math.ceil(seconds * 1000))
+
+
 def check_name(what: str, value: object) -> str:
     """A namespace or budget name that is safe inside a key and its hash tag."""
     if not isinstance(value, str) or not _NAME_RE.fullmatch(value):

@@ -30,7 +30,7 @@ import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from importlib import resources
 from types import TracebackType
 from typing import Any, Self, cast
@@ -40,7 +40,8 @@ import redis.exceptions as redis_errors
 
 from . import _store
 from ._limits import Budget, BudgetSettings, Grant, LimitStore, primary_error
-from ._store import Keys, Reply
+from ._sharedtoken import SharedToken
+from ._store import Keys, Reply, TokenKeys
 from .exceptions import InvalidArgumentError, RateLimitStoreError
 
 __all__ = ["RedisStore"]
@@ -58,10 +59,13 @@ _TRANSIENT = (
 )
 
 _SCRIPTS = ("acquire", "release", "refused", "succeeded", "primary", "renew")
+_TOKEN_SCRIPTS = ("token_publish", "token_unlock", "token_discard")  # without common.lua
 
 
 def _script_text(name: str) -> str:
     folder = resources.files("gh_jobs_async") / "redis_scripts"
+    if name in _TOKEN_SCRIPTS:
+        return (folder / f"{name}.lua").read_text(encoding="utf-8")
     common = (folder / "common.lua").read_text(encoding="utf-8")
     return common + "\n" + (folder / f"{name}.lua").read_text(encoding="utf-8")
 
@@ -77,6 +81,11 @@ class RedisStore(LimitStore):
     worker's slot stays taken; ``max_wait`` (s) how long requests wait for an
     unreachable Redis before :class:`RateLimitStoreError`; ``timeout`` (s) bounds
     every Redis call (a Redis that accepts and never answers).
+
+    The store can also hold App installation tokens, opt-in: pass it as
+    ``app.installation(..., token_store=store)`` (see :meth:`AppAuth.installation`);
+    ``token_lock_ttl`` (s, >= 1) is how long a worker that died while minting keeps
+    the others waiting. Anyone who can read this Redis can then read the token.
     """
 
     def __init__(
@@ -88,12 +97,14 @@ class RedisStore(LimitStore):
         lease_ttl: float = 30.0,
         max_wait: float = 30.0,
         timeout: float = 5.0,
+        token_lock_ttl: float = 10.0,
     ) -> None:
         self.namespace = _store.check_name("namespace", namespace)
         self.budget = None if budget is None else _store.check_name("budget", budget)
         self.lease_ttl = _store.check_seconds("lease_ttl", lease_ttl, minimum=1.0)
         self.max_wait = _store.check_seconds("max_wait", max_wait, minimum=0.0)
         self.timeout = _store.check_seconds("timeout", timeout, minimum=0.001)
+        self._token_lock_ttl = _store.check_seconds("token_lock_ttl", token_lock_ttl, minimum=1.0)
         if isinstance(url_or_client, str):
             url = _store.check_url(url_or_client)
             self.address = _store.safe_address(url)
@@ -114,7 +125,7 @@ class RedisStore(LimitStore):
                 f"<{type(url_or_client).__name__}>",
                 "expected a Redis URL or a redis.asyncio.Redis",
             )
-        self._scripts = {name: _Script(_script_text(name)) for name in _SCRIPTS}
+        self._scripts = {name: _Script(_script_text(name)) for name in _SCRIPTS + _TOKEN_SCRIPTS}
         self._failing_since: float | None = None
         self._closed = False
 
@@ -156,17 +167,27 @@ class RedisStore(LimitStore):
         context) once the outage has lasted ``max_wait`` seconds, or at once for
         an error that asking again will not cure.
         """
+        raw = await self.call(
+            f"the {script} script", lambda: self._scripts[script].run(self._redis, keys, args)
+        )
+        try:
+            return Reply.parse(raw)
+        except ValueError as exc:
+            problem = f"Redis refused the {script} script: {_describe(exc)}"
+        raise RateLimitStoreError(problem, address=self.address)
+
+    async def call(self, what: str, command: Callable[[], Awaitable[object]]) -> object:
+        """Await ``command()`` (one Redis call), retried like :meth:`run`."""
         attempt = 0
         while True:
             problem = fatal = ""
             try:
                 async with asyncio.timeout(self.timeout):
-                    raw = await self._scripts[script].run(self._redis, keys, args)
-                reply = Reply.parse(raw)
+                    reply = await command()
             except _TRANSIENT as exc:
                 problem = _describe(exc)
-            except (redis_errors.RedisError, ValueError) as exc:
-                fatal = f"Redis refused the {script} script: {_describe(exc)}"
+            except redis_errors.RedisError as exc:
+                fatal = f"Redis refused {what}: {_describe(exc)}"
             else:
                 if self._failing_since is not None:
                     logger.warning("Redis at %s answers again", self.address)
@@ -175,6 +196,77 @@ class RedisStore(LimitStore):
             if fatal:  # raised outside the except block: no redis-py error as context
                 raise RateLimitStoreError(fatal, address=self.address)
             attempt = await self._wait_or_raise(problem, attempt)
+
+    # -- shared installation tokens (the TokenStore protocol of _sharedtoken) ------------
+
+    @property
+    def token_lock_ttl(self) -> float:
+        """Seconds a mint lock lasts unless its holder releases it."""
+        return self._token_lock_ttl
+
+    def token_keys(self, share_key: str) -> TokenKeys:
+        """The keys a shared installation token uses."""
+        return TokenKeys.of(self.namespace, _store.check_name("share_key", share_key))
+
+    async def load_token(self, key: str) -> SharedToken | None:
+        """The shared token under ``key`` (None: none, or expired)."""
+        raw = await self.call(
+            "reading a shared token", lambda: self._redis.hgetall(self.token_keys(key).token)
+        )
+        fields = {
+            (k.decode() if isinstance(k, bytes) else str(k)): (
+                v.decode() if isinstance(v, bytes) else str(v)
+            )
+            for k, v in cast("dict[object, object]", raw or {}).items()
+        }
+        try:
+            return SharedToken(
+                token=fields["token"],
+                expires_at=float(fields["expires_at"]),
+                minted_at=float(fields["minted_at"]),
+            )
+        except (KeyError, ValueError):
+            return None  # absent, or not ours: treated as missing, minted over
+
+    async def lock_token(self, key: str, owner: str, ttl: float) -> bool:
+        """``SET lock owner NX PX ttl``: whether ``owner`` now holds the mint lock."""
+        lock = self.token_keys(key).lock
+        taken = await self.call(
+            "taking a token lock",
+            lambda: self._redis.set(lock, owner, nx=True, px=_store.milliseconds(ttl)),
+        )
+        return bool(taken)
+
+    async def publish_token(self, key: str, shared: SharedToken, ttl: float, owner: str) -> None:
+        """Store ``shared`` until it expires; release ``owner``'s lock (one script)."""
+        keys = self.token_keys(key)
+        args: list[str | int | float] = [
+            shared.token,
+            repr(shared.expires_at),
+            repr(shared.minted_at),
+            shared.id,
+            _store.milliseconds(ttl),
+            owner,
+        ]
+        script = self._scripts["token_publish"]
+        await self.call(
+            "publishing a token", lambda: script.run(self._redis, [keys.token, keys.lock], args)
+        )
+
+    async def unlock_token(self, key: str, owner: str) -> None:
+        """Release the mint lock if ``owner`` holds it (compare-and-delete)."""
+        lock = self.token_keys(key).lock
+        script = self._scripts["token_unlock"]
+        await self.call("releasing a token lock", lambda: script.run(self._redis, [lock], [owner]))
+
+    async def discard_token(self, key: str, token_id: str) -> bool:
+        """Delete the shared token only if its fingerprint is ``token_id``."""
+        token = self.token_keys(key).token
+        script = self._scripts["token_discard"]
+        dropped = await self.call(
+            "dropping a refused token", lambda: script.run(self._redis, [token], [token_id])
+        )
+        return bool(dropped)
 
     async def _wait_or_raise(self, problem: str, attempt: int) -> int:
         now = time.monotonic()

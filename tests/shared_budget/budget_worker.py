@@ -5,6 +5,11 @@ Run as ``python budget_worker.py '<json>'`` with keys ``api``, ``token``, ``runs
 ``lease_ttl``, ``max_wait``, ``start_at`` (epoch seconds: wait until then, so that workers
 started one after another harvest at the same time). It prints
 ``{"counts": ..., "failed": n, "error": ...}``.
+
+With ``app`` (``{"issuer", "pem", "installation", "share"}``) it authenticates as that App
+installation instead of ``token``, sharing the installation token through the store when
+``share`` is true; with ``until`` (epoch seconds) it harvests its runs again and again, into
+``dest/round<N>/<run>``, until then, and reports its ``mints`` and ``rounds``.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gh_jobs_async import Client, GhJobsError
+from gh_jobs_async import AppAuth, Auth, Client, GhJobsError
 from gh_jobs_async.redis import RedisStore
 
 
@@ -31,9 +36,24 @@ async def _harvest(gh: Client, spec: dict[str, Any], out: dict[str, Any]) -> Non
         out["failed"] += len(summary.failures)
 
 
+async def _rounds(gh: Client, spec: dict[str, Any], out: dict[str, Any]) -> None:
+    """Harvest the runs into ``dest/round<N>`` until ``until``."""
+    while time.time() < spec["until"]:
+        await _harvest(gh, {**spec, "dest": str(Path(spec["dest"]) / f"round{out['rounds']}")}, out)
+        out["rounds"] += 1
+
+
+def _auth(spec: dict[str, Any], store: RedisStore | None) -> str | Auth:
+    app = spec.get("app")
+    if not app:
+        return str(spec["token"])
+    tokens = store if app["share"] else None
+    return AppAuth(app["issuer"], app["pem"]).installation(app["installation"], token_store=tokens)
+
+
 async def main(spec: dict[str, Any]) -> dict[str, Any]:
     """Harvest every run of ``spec``; errors are reported, not raised."""
-    out: dict[str, Any] = {"counts": {}, "failed": 0, "error": None}
+    out: dict[str, Any] = {"counts": {}, "failed": 0, "error": None, "rounds": 0, "mints": 0}
     async with contextlib.AsyncExitStack() as stack:
         store = None
         if spec.get("redis"):
@@ -45,9 +65,11 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
                     timeout=spec.get("timeout", 5.0),
                 )
             )
+        auth = _auth(spec, store)
         gh = await stack.enter_async_context(
             Client(
-                spec["token"],
+                auth if isinstance(auth, str) else None,
+                auth=None if isinstance(auth, str) else auth,
                 base_url=spec["api"],
                 max_concurrency=spec.get("max_concurrency", 20),
                 requests_per_minute=spec.get("rpm"),
@@ -56,9 +78,10 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
         )
         await asyncio.sleep(max(0.0, spec.get("start_at", 0.0) - time.time()))
         try:
-            await _harvest(gh, spec, out)
+            await (_rounds if spec.get("until") else _harvest)(gh, spec, out)
         except GhJobsError as exc:
             out["error"] = f"{type(exc).__name__}: {exc}"
+        out["mints"] = getattr(auth, "mints", 0)
     return out
 
 

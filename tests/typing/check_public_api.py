@@ -261,3 +261,23 @@ async def shared_budget() -> None:
     error = RateLimitStoreError("down", address="redis://localhost:6379/0")
     assert_type(error.address, str)
     assert isinstance(error, gh_jobs_async.GhJobsError)
+
+
+async def shared_installation_token(pem: str) -> None:
+    """A RedisStore is a TokenStore an installation takes as token_store= (opt-in)."""
+    from gh_jobs_async import AppAuth, InstallationAuth, SharedToken, TokenStore
+    from gh_jobs_async.redis import RedisStore
+
+    async with RedisStore("redis://localhost:6379/0", token_lock_ttl=10.0) as store:
+        tokens: TokenStore = store
+        inst = AppAuth(1, pem).installation(42, token_store=tokens)
+        assert_type(inst, InstallationAuth)
+        assert_type(inst.share_key, str)
+        assert_type(store.token_lock_ttl, float)
+        found = await store.load_token(inst.share_key)
+        assert_type(found, SharedToken | None)
+        if found is not None:
+            assert_type(found.id, str)
+            assert_type(found.expires_at, float)
+        assert_type(await store.lock_token(inst.share_key, "me", 10.0), bool)
+        assert_type(await store.discard_token(inst.share_key, "id"), bool)

@@ -1,0 +1,5 @@
+-- Release the mint lock only if its owner asks (no common.lua). KEYS: lock. ARGV: owner.
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
