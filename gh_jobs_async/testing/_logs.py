@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from gh_jobs_async.testing._steplog import StepPlan, render, step_sections
+from gh_jobs_async.testing._steplog import StepPlan, render, setup_lines, step_sections
 
 __all__ = ["BOM", "LogSpec", "StepPlan", "iter_log", "line_steps", "log_bytes", "log_sha256"]
 
@@ -85,27 +85,7 @@ class LogSpec:
         if self.steps:
             return self.layout.head
         t = self.started
-        lines = [
-            "Current runner version: '2.317.0'",
-            f"Runner name: '{self.runner_name}'",
-            "Runner group name: 'GitHub Actions'",
-            f"Machine name: 'fv-az{self.job_id % 1000}-{self.job_id % 977}'",
-            "##[group]Operating System",
-            "Ubuntu",
-            "22.04.4",
-            "LTS",
-            "##[endgroup]",
-            "##[group]GITHUB_TOKEN Permissions",
-            "Actions: read",
-            "Contents: read",
-            "##[endgroup]",
-            "Secret source: Actions",
-            "Prepare workflow directory",
-            "Prepare all required actions",
-            "Getting action download info",
-            f"Download action repository 'actions/checkout@v4' (SHA:{self.job_id:040x})",
-            f"Complete job name: {self.name}",
-        ]
+        lines = setup_lines(self.job_id, self.name, self.runner_name)
         text = "".join(f"{_stamp(t, i * 0.0137)} {line}\n" for i, line in enumerate(lines)).encode(
             "utf-8", "surrogatepass"
         )

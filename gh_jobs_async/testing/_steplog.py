@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-__all__ = ["Section", "StepPlan", "step_kind", "step_sections"]
+__all__ = ["Section", "StepPlan", "setup_lines", "step_kind", "step_sections"]
 
 StepKind = Literal["setup", "run", "post", "complete"]
 
@@ -67,7 +67,8 @@ def step_kind(name: str) -> StepKind:
     return "run"
 
 
-def _setup_lines(job_id: int, name: str, runner_name: str) -> list[str]:
+def setup_lines(job_id: int, name: str, runner_name: str) -> list[str]:
+    """The runner's opening lines of a job's log (Set up job), as GitHub writes them."""
     return [
         "Current runner version: '2.317.0'",
         f"Runner name: '{runner_name}'",
@@ -147,7 +148,7 @@ def step_sections(
     for step in steps:
         kind = step_kind(step.name)
         if kind == "setup":
-            text = [(line, True) for line in _setup_lines(job_id, name, runner_name)]
+            text = [(line, True) for line in setup_lines(job_id, name, runner_name)]
         elif kind == "post":
             text = _post_lines(step)
         elif kind == "complete":

@@ -29,7 +29,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, NoReturn
@@ -179,16 +179,34 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def start_prism(executable: str, folder: Path, *, mode: str) -> PrismServer:
-    """Start ``prism mock`` in ``mode`` ("static" or "dynamic") and wait until it listens."""
+def start_prism(
+    executable: str,
+    folder: Path,
+    *,
+    mode: str,
+    name: str = "",
+    document_for: Callable[[str], JSONDict] | None = None,
+) -> PrismServer:
+    """Start ``prism mock`` in ``mode`` ("static" or "dynamic") and wait until it listens.
+
+    ``document_for(mock_url)`` builds the document it serves (default: the jobs slice with
+    the fix-ups of :func:`~conformance_support.prism_document`); ``name`` tells the files and
+    the failure message of one document from another's.
+    """
+    if document_for is None:
+
+        def document_for(url: str) -> JSONDict:
+            return prism_document(load_spec(), url, static_links=mode == "static")
+
+    prefix = f"{name}-" if name else ""
     failures: list[str] = []
     for attempt in range(3):  # a free port may be taken between probe and bind
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
-        document = prism_document(load_spec(), url, static_links=mode == "static")
-        spec_path = folder / f"{mode}-{attempt}.openapi.json"
+        document = document_for(url)
+        spec_path = folder / f"{prefix}{mode}-{attempt}.openapi.json"
         spec_path.write_text(json.dumps(document, indent=1), encoding="utf-8")
-        log_path = folder / f"{mode}-{attempt}.log"
+        log_path = folder / f"{prefix}{mode}-{attempt}.log"
         args = [executable, "mock", str(spec_path), "--host", "127.0.0.1", "--port", str(port)]
         args += ["--errors"] if mode == "static" else ["--dynamic"]
         log_handle = log_path.open("wb")
@@ -204,4 +222,5 @@ def start_prism(executable: str, folder: Path, *, mode: str) -> PrismServer:
         server.stop()
         failures.append(f"attempt {attempt + 1} (port {port}):\n{server.log_tail()}")
     # Prism is there but refuses to serve (say, it rejects the derived document): a failure.
-    pytest.fail(f"prism mock ({mode}) did not start:\n" + "\n".join(failures), pytrace=False)
+    what = f"prism mock of the {name}" if name else "prism mock"
+    pytest.fail(f"{what} ({mode}) did not start:\n" + "\n".join(failures), pytrace=False)

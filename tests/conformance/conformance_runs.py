@@ -23,14 +23,11 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import pytest
-from conformance_prism import START_TIMEOUT, PrismServer, _free_port, _listening
+from conformance_prism import PrismServer, start_prism
 from conformance_support import GITHUB_MEDIA_TYPE, OPENAPI_DIR, JSONDict, nullable_enums_fixed
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
@@ -84,26 +81,10 @@ def exact_runs_validator(spec: Mapping[str, Any], schema: Mapping[str, Any]) -> 
 
 def start_runs_prism(executable: str, folder: Path, *, mode: str) -> PrismServer:
     """``prism mock`` of the runs document, ``--errors`` (static) or ``--dynamic``."""
-    failures: list[str] = []
-    for attempt in range(3):  # a free port may be taken between probe and bind
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        document = runs_document(load_runs_spec(), url)
-        spec_path = folder / f"runs-{mode}-{attempt}.openapi.json"
-        spec_path.write_text(json.dumps(document, indent=1), encoding="utf-8")
-        log_path = folder / f"runs-{mode}-{attempt}.log"
-        args = [executable, "mock", str(spec_path), "--host", "127.0.0.1", "--port", str(port)]
-        args += ["--errors"] if mode == "static" else ["--dynamic"]
-        log_handle = log_path.open("wb")
-        process = subprocess.Popen(  # noqa: S603 - our own Prism and arguments
-            args, stdin=subprocess.DEVNULL, stdout=log_handle, stderr=subprocess.STDOUT
-        )
-        server = PrismServer(mode, url, document, log_path, process, log_handle)
-        deadline = time.monotonic() + START_TIMEOUT
-        while process.poll() is None and time.monotonic() < deadline:
-            if _listening(port):
-                return server
-            time.sleep(0.1)
-        server.stop()
-        failures.append(f"attempt {attempt + 1} (port {port}):\n{server.log_tail()}")
-    pytest.fail(f"prism mock of the runs ({mode}) did not start:\n" + "\n".join(failures))
+    return start_prism(
+        executable,
+        folder,
+        mode=mode,
+        name="runs",
+        document_for=lambda url: runs_document(load_runs_spec(), url),
+    )
