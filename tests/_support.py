@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
 import ssl
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 from aiohttp import web
 
@@ -117,3 +119,42 @@ def file_sha256(path: Path) -> str:
         while piece := handle.read(1 << 20):
             digest.update(piece)
     return digest.hexdigest()
+
+
+#: Variables a CLI subprocess must not inherit: they would pick a token, an API or colours.
+LEAKY_ENV = ("GH_TOKEN", "GITHUB_TOKEN", "GITHUB_API_URL", "FORCE_COLOR", "TTY_COMPATIBLE")
+
+
+class CliResult(NamedTuple):
+    """What a finished ``gh-jobs`` subprocess left behind (unpacks as a tuple too)."""
+
+    code: int
+    out: str
+    err: str
+
+
+async def run_gh_jobs(fake: FakeGitHub, *args: object, timeout: float) -> CliResult:
+    """Run ``python -m gh_jobs_async ARGS --api-url FAKE`` with the fake's token to its end;
+    a command still running after ``timeout`` seconds is killed and the test fails."""
+    env = {key: value for key, value in os.environ.items() if key not in LEAKY_ENV}
+    env["GH_TOKEN"] = fake.token
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gh_jobs_async",
+        *map(str, args),
+        "--api-url",
+        fake.api_url,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.communicate()
+    assert proc.returncode is not None
+    return CliResult(proc.returncode, out.decode(), err.decode())

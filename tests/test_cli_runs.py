@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import re
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from _support import CliResult, run_gh_jobs
 
 from gh_jobs_async.testing import FakeConfig, FakeGitHub
 
@@ -21,28 +19,11 @@ pytestmark = pytest.mark.integration
 OWNER, REPO = "octo-org", "hello-world"
 SLUG = f"{OWNER}/{REPO}"
 JOB_LISTING = re.compile(r"/actions/runs/(\d+)/jobs")
-LEAKY = ("GH_TOKEN", "GITHUB_TOKEN", "GITHUB_API_URL", "FORCE_COLOR", "TTY_COMPATIBLE")
 
 
-async def gh_jobs(fake: FakeGitHub, *args: object) -> tuple[int, str, str]:
+async def gh_jobs(fake: FakeGitHub, *args: object) -> CliResult:
     """Run ``python -m gh_jobs_async ARGS --api-url FAKE`` to its end: (status, out, err)."""
-    env = {key: value for key, value in os.environ.items() if key not in LEAKY}
-    env["GH_TOKEN"] = fake.token
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "gh_jobs_async",
-        *map(str, args),
-        "--api-url",
-        fake.api_url,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await run_gh_jobs(fake, *args, timeout=120)
 
 
 @pytest_asyncio.fixture(name="fake")

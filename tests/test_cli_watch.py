@@ -5,15 +5,12 @@ stdout is a pipe, so ``watch`` prints one plain line per change.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import os
-import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from _support import CliResult, run_gh_jobs
 
 from gh_jobs_async.testing import FakeGitHub
 
@@ -21,16 +18,6 @@ pytestmark = pytest.mark.integration
 
 OWNER, REPO = "octo-org", "hello-world"
 SLUG = f"{OWNER}/{REPO}"
-LEAKY = ("GH_TOKEN", "GITHUB_TOKEN", "GITHUB_API_URL", "FORCE_COLOR", "TTY_COMPATIBLE")
-
-
-@dataclass(frozen=True)
-class Result:
-    """What a finished command left behind."""
-
-    code: int
-    out: str
-    err: str
 
 
 @pytest.fixture(name="fake")
@@ -39,30 +26,9 @@ async def fixture_fake() -> AsyncIterator[FakeGitHub]:
         yield fake
 
 
-async def gh_jobs(fake: FakeGitHub, *args: object) -> Result:
+async def gh_jobs(fake: FakeGitHub, *args: object) -> CliResult:
     """Run ``python -m gh_jobs_async ARGS --api-url FAKE`` with the fake's token."""
-    env = {key: value for key, value in os.environ.items() if key not in LEAKY}
-    env["GH_TOKEN"] = fake.token
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "gh_jobs_async",
-        *map(str, args),
-        "--api-url",
-        fake.api_url,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), 60.0)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.communicate()
-    assert proc.returncode is not None
-    return Result(proc.returncode, out.decode(), err.decode())
+    return await run_gh_jobs(fake, *args, timeout=60.0)
 
 
 async def test_watch_prints_one_line_per_change_and_the_outcome(fake: FakeGitHub) -> None:
