@@ -45,6 +45,13 @@ logger = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 5
 MAX_BODY = 64 * 1024 * 1024
+#: How often one request asks its auth again for a credential that fell due while the
+#: request waited for a slot; after that the credential is sent as it is (GitHub decides).
+MAX_CREDENTIAL_RECHECKS = 2
+
+
+class _CredentialDue(Exception):  # a signal inside Session, never raised out of it
+    """The credential of a request fell due while it waited for its slot."""
 
 
 @attrs.frozen
@@ -272,16 +279,8 @@ class Session:
         attempt = secondary = primary = 0
         for _hop in range(MAX_REDIRECTS + 1):
             while True:
-                # asked before the limiter: a renewal sends requests through it too
-                credential = await auth.obtain(self, url)
                 try:
-                    answer, grant = await self._send_once(
-                        method,
-                        url,
-                        headers=self._headers_for(credential, data),
-                        data=data,
-                        own_budget=auth is self.auth,
-                    )
+                    credential, answer, grant = await self._send_authorized(auth, method, url, data)
                 except TLSError:
                     raise  # a certificate does not get better by asking again
                 except TransportError as exc:
@@ -315,6 +314,30 @@ class Session:
                 return answer
             url = self._same_origin_redirect(answer, url)
         raise UnsafeURLError(f"more than {MAX_REDIRECTS} redirects", self.api.origin)
+
+    async def _send_authorized(
+        self, auth: Auth, method: str, url: str, data: bytes | None
+    ) -> tuple[Credential | None, Answer, Grant]:
+        """One exchange with a credential from ``auth`` that is still good once the slot is
+        granted (asked again, at most ``MAX_CREDENTIAL_RECHECKS`` times, when it fell due
+        during the wait)."""
+        rechecks = MAX_CREDENTIAL_RECHECKS
+        while True:
+            # asked before the limiter: a renewal sends requests through it too
+            credential = await auth.obtain(self, url)
+            try:
+                answer, grant = await self._send_once(
+                    method,
+                    url,
+                    headers=self._headers_for(credential, data),
+                    data=data,
+                    own_budget=auth is self.auth,
+                    credential=credential if rechecks > 0 else None,
+                )
+            except _CredentialDue:
+                rechecks -= 1
+                continue
+            return credential, answer, grant
 
     def _headers_for(self, credential: Credential | None, data: bytes | None) -> Mapping[str, str]:
         """The request's headers: the shared ones, plus the credential asked for it."""
@@ -369,11 +392,21 @@ class Session:
         headers: Mapping[str, str] | None = None,
         data: bytes | None = None,
         own_budget: bool = True,
+        credential: Credential | None = None,
     ) -> tuple[Answer, Grant]:
         """One exchange under the budget. ``own_budget=False``: an answer to the App's JWT
         (a mint, an installation lookup), whose ``x-ratelimit-*`` headers describe the App's
-        own budget, not the installation's: they are not recorded."""
+        own budget, not the installation's: they are not recorded.
+
+        ``credential`` (the one in ``headers``) is checked again once the slot is granted:
+        the wait for it can outlast the token (a spent primary budget holds requests until
+        its reset), and a token due for renewal is not sent: :class:`_CredentialDue` is
+        raised with the slot given back."""
         grant = await self.budget.acquire()
+        if credential is not None and credential.schedule.due(self.config.clock()):
+            await self.budget.release(grant)
+            logger.debug("%r fell due while waiting for a slot; asking for a fresh one", credential)
+            raise _CredentialDue
         try:
             answer = await self._exchange(method, url, headers=headers, data=data)
         finally:

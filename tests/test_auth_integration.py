@@ -387,3 +387,32 @@ async def test_an_app_on_github_enterprise_server(leaks: Leaks) -> None:
         assert fake.stats.app_mints == 1
         assert sum(fake.stats.jwt_refusals.values()) == 0
         leaks.check(fake)
+
+
+async def test_a_token_that_falls_due_while_waiting_for_a_slot_is_renewed_first(
+    leaks: Leaks,
+) -> None:
+    """A spent primary budget holds a request past its token's expiry: the token it was
+    given before the wait is not sent; a fresh one is (no 401 at the fake, one more mint)."""
+    async with FakeGitHub(app_token_lifetime=2.0) as fake:
+        run = fake.add_run(OWNER, REPO, jobs=1)
+        installation = fake.add_installation(OWNER)
+        inst = app_of(fake).installation(installation)
+        job_id = run.latest[0]["id"]
+        async with Client(auth=inst, base_url=fake.api_url) as gh:
+            fake.exhaust_primary(3.0, remaining=1, installation=installation)
+            await gh.get_job(OWNER, REPO, job_id)  # mint; its answer says 0 left until reset
+            assert gh.rate_limit is not None
+            assert gh.rate_limit.remaining == 0
+            assert fake.stats.app_mints == 1
+            started = time.monotonic()
+            job = await gh.get_job(OWNER, REPO, job_id)  # waits out the reset (~3 s > 2 s)
+            waited = time.monotonic() - started
+        leaks.see(gh, inst)
+        assert job.id == job_id
+        assert waited >= 2.0  # the token obtained before the wait had expired by its end
+        assert fake.stats.app_unauthorized["expired"] == 0
+        assert sum(fake.stats.app_unauthorized.values()) == 0
+        assert fake.stats.app_mints == 2
+        assert fake.stats.primary_violations == 0
+        leaks.check(fake)

@@ -458,9 +458,16 @@ class FakeGitHub:
 
     # -- limits, faults, stats -----------------------------------------------------------
 
-    def exhaust_primary(self, reset_in: float = 2.0, *, remaining: int = 0) -> None:
-        """Leave ``remaining`` primary points until ``reset_in`` seconds from now."""
-        self._ctx.limiter.set_primary(remaining, reset_in)
+    def exhaust_primary(
+        self, reset_in: float = 2.0, *, remaining: int = 0, installation: int | None = None
+    ) -> None:
+        """Leave ``remaining`` primary points until ``reset_in`` seconds from now: of the
+        static tokens' budget, or of App installation ``installation``'s own one."""
+        if installation is None:
+            self._ctx.limiter.set_primary(remaining, reset_in)
+        else:
+            limiter = self._ctx.ensure_app().limiter(f"installation:{installation}")
+            limiter.set_primary(remaining, reset_in)
 
     def reset_limits(self) -> None:
         """Full primary budget, empty secondary window, no running penalty."""
