@@ -38,6 +38,7 @@ from gh_jobs_async import (
     LogResult,
     RunConclusion,
     RunStream,
+    TokenStore,
     UnauthorizedError,
 )
 
@@ -70,7 +71,8 @@ EPILOG = """\
 token: $GH_TOKEN or $GITHUB_TOKEN, or --token-file FILE (never a command-line value).
 GitHub App: --app-id ID --app-key-file PEM [--installation-id N], or $GH_JOBS_APP_ID and
 $GH_JOBS_APP_KEY_FILE; the installation is found from OWNER/REPO when not given. A token
-and an App together are a usage error.
+and an App together are a usage error. Workers on one --redis share the rate-limit budget;
+with --share-token they share the installation token too.
 API root: --api-url or $GITHUB_API_URL (GitHub Enterprise Server: https://HOST/api/v3).
 exit status: 0 ok; 1 jobs without a log, or an API error; 2 bad usage or authentication
 failure; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM)."""
@@ -242,6 +244,12 @@ def _connection_options() -> _Parser:
         type=_positive_int,
         metavar="N",
         help="the installation (default: the one on OWNER/REPO)",
+    )
+    app.add_argument(
+        "--share-token",
+        action="store_true",
+        help="share the installation token with every worker on --redis: one mints, the "
+        "others use it (anyone who can read that Redis can read the token)",
     )
     conn.add_argument(
         "--max-concurrency", type=int, default=10, metavar="N", help="API requests in flight"
@@ -421,16 +429,32 @@ def _app_settings(args: argparse.Namespace) -> tuple[str, Path] | None:
     return app_id, key_file
 
 
-def _app_auth(args: argparse.Namespace, app_id: str, key_file: Path) -> gh_jobs_async.Auth:
-    """The installation auth the App options ask for."""
+def _app_auth(
+    args: argparse.Namespace, app_id: str, key_file: Path, token_store: TokenStore | None
+) -> gh_jobs_async.Auth:
+    """The installation auth the App options ask for (its token shared on ``token_store``)."""
     try:
         app = AppAuth(int(app_id) if app_id.isdecimal() else app_id, key_file)
     except ImportError as exc:
         raise UsageError(str(exc)) from None
     if args.installation_id is not None:
-        return app.installation(args.installation_id)
+        return app.installation(args.installation_id, token_store=token_store)
     owner, repo = split_repository(args.repository)
-    return app.installation(owner=owner, repo=repo)
+    return app.installation(owner=owner, repo=repo, token_store=token_store)
+
+
+def _token_store(
+    args: argparse.Namespace, app: tuple[str, Path] | None, limits: LimitStore | None
+) -> TokenStore | None:
+    """The store ``--share-token`` shares the installation token on: the ``--redis`` one."""
+    if not getattr(args, "share_token", False):
+        return None
+    if app is None:
+        raise UsageError("--share-token shares an App's installation token: give --app-id")
+    store: object = limits  # a RedisStore is both
+    if not isinstance(store, TokenStore):
+        raise UsageError("--share-token needs --redis URL (or $GH_JOBS_REDIS_URL)")
+    return store
 
 
 def split_repository(text: str) -> tuple[str, str]:
@@ -444,9 +468,10 @@ def split_repository(text: str) -> tuple[str, str]:
 def make_client(args: argparse.Namespace, limits: LimitStore | None = None) -> Client:
     """A client configured from the common options."""
     app = _app_settings(args)
+    store = _token_store(args, app, limits)
     return Client(
         None if app is not None else read_token(args),
-        auth=None if app is None else _app_auth(args, *app),
+        auth=None if app is None else _app_auth(args, *app, store),
         base_url=args.api_url,
         max_concurrency=args.max_concurrency,
         requests_per_minute=args.requests_per_minute or None,
@@ -512,7 +537,7 @@ async def cmd_runs(args: argparse.Namespace) -> int:
 
     owner, repo = split_repository(args.repository)
     out = Output()
-    async with make_client(args) as client:
+    async with open_client(args) as client:
         stream = list_runs(client, owner, repo, args)
         if args.json:
             async for run in stream:
@@ -541,7 +566,7 @@ async def cmd_watch(args: argparse.Namespace) -> int:
     from ._cli_watch import WatchDisplay  # noqa: PLC0415
 
     owner, repo = split_repository(args.repository)
-    async with make_client(args) as client:
+    async with open_client(args) as client:
         updates = client.watch_run(
             owner, repo, args.run_id, attempt=args.attempt, interval=args.interval
         )
@@ -643,7 +668,7 @@ async def cmd_view(args: argparse.Namespace) -> int:
         raise UsageError("--failed and --step exclude each other")
     if args.tail is not None and args.tail < 0:
         raise UsageError(f"--tail expects an integer >= 0, got {args.tail}")
-    async with make_client(args) as client:
+    async with open_client(args) as client:
         return await run_view(client, owner, repo, args)
 
 

@@ -122,7 +122,18 @@ def file_sha256(path: Path) -> str:
 
 
 #: Variables a CLI subprocess must not inherit: they would pick a token, an API or colours.
-LEAKY_ENV = ("GH_TOKEN", "GITHUB_TOKEN", "GITHUB_API_URL", "FORCE_COLOR", "TTY_COMPATIBLE")
+#: The outer environment's variables a CLI test must not inherit (credentials, the API root,
+#: the shared Redis, terminal forcing).
+LEAKY_ENV = (
+    "GH_TOKEN",
+    "GITHUB_TOKEN",
+    "GITHUB_API_URL",
+    "GH_JOBS_APP_ID",
+    "GH_JOBS_APP_KEY_FILE",
+    "GH_JOBS_REDIS_URL",
+    "FORCE_COLOR",
+    "TTY_COMPATIBLE",
+)
 
 
 class CliResult(NamedTuple):

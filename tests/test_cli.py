@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+from _support import LEAKY_ENV
 
 from gh_jobs_async.testing import FakeConfig, FakeGitHub, FakeRun, Fault
 
@@ -35,7 +36,6 @@ FAILED = frozenset({"failure", "timed_out"})
 #: Small, one of them sent by the fake in two 64 KiB chunks.
 LOG_SIZES = (1_000, 5_000, 70_000)
 #: Variables of the outer environment that must not reach the command.
-LEAKY = ("GH_TOKEN", "GITHUB_TOKEN", "GITHUB_API_URL", "FORCE_COLOR", "TTY_COMPATIBLE")
 TIMEOUT = 60.0
 
 
@@ -76,7 +76,7 @@ class Cli:
 
     def env(self, token: str | None = "", **extra: str) -> dict[str, str]:
         """The outer environment without tokens; ``GH_TOKEN`` is the fake's unless given."""
-        env = {key: value for key, value in os.environ.items() if key not in LEAKY}
+        env = {key: value for key, value in os.environ.items() if key not in LEAKY_ENV}
         if token is not None:
             env["GH_TOKEN"] = token or self.fake.token
         env.update(extra)

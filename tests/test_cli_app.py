@@ -92,8 +92,21 @@ async def test_get_as_an_app_from_the_environment(
         (("--anonymous", "--installation-id", "3"), {}, "not both"),
         ((), {"GH_JOBS_APP_ID": "1", "GH_JOBS_APP_KEY_FILE": "{key}", "GH_TOKEN": "x"}, "both"),
         (("--app-id", "1"), {}, "--app-key-file"),
+        (("--app-id", "1", "--app-key-file", "{key}", "--share-token"), {}, "needs --redis"),
+        (
+            ("--token-file", "{token}", "--share-token", "--redis", "redis://127.0.0.1:9"),
+            {},
+            "give --app-id",
+        ),
     ],
-    ids=["token-file-and-app", "anonymous-and-installation", "both-in-env", "no-key"],
+    ids=[
+        "token-file-and-app",
+        "anonymous-and-installation",
+        "both-in-env",
+        "no-key",
+        "share-token-without-redis",
+        "share-token-without-app",
+    ],
 )
 async def test_a_token_and_an_app_together_is_a_usage_error(
     *,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from _support import LEAKY_ENV
 from workers import assert_logs_exact
 
 from gh_jobs_async.testing import FakeGitHub
@@ -16,9 +17,12 @@ from gh_jobs_async.testing import FakeGitHub
 pytestmark = pytest.mark.integration
 
 
-async def _cli(fake: FakeGitHub, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("GH_JOBS_REDIS")}
-    environ.update({"GH_TOKEN": fake.token, **(env or {})})
+async def _cli(
+    fake: FakeGitHub, *args: str, env: dict[str, str] | None = None, token: bool = True
+) -> tuple[int, str]:
+    environ = {k: v for k, v in os.environ.items() if k not in LEAKY_ENV}
+    environ.update({"GH_TOKEN": fake.token} if token else {})
+    environ.update(env or {})
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -82,6 +86,53 @@ async def test_list_and_get_read_the_url_from_the_environment(redis_url: str) ->
         )
         assert code == 0, output
         assert await _budget_keys(redis_url)
+
+
+@pytest.mark.parametrize("command", ["runs", "watch", "view"])
+async def test_every_command_that_sends_requests_uses_the_budget(
+    redis_url: str, command: str
+) -> None:
+    """`runs`, `watch` and `view` go through the Redis budget too (they once built their
+    client without the store and ignored --redis)."""
+    async with FakeGitHub() as fake:
+        run = fake.add_run(jobs=2)
+        target = {"runs": [], "watch": [str(run.run_id)], "view": [str(run.job_ids[0]), "--log"]}
+        code, output = await _cli(
+            fake, command, "octo-org/hello-world", *target[command], "--redis", redis_url
+        )
+        assert code == 0, output
+        assert await _budget_keys(redis_url)
+
+
+async def test_share_token_lets_every_worker_use_one_installation_token(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """`--share-token`: the second harvest finds the first one's token on Redis and mints
+    none; without it each harvest mints its own."""
+    async with FakeGitHub() as fake:
+        fake.add_installation("octo-org")
+        run = fake.add_run(jobs=4)
+        key_file = tmp_path / "app.pem"
+        key_file.write_text(fake.app_private_key_pem)
+        app = ("--app-id", fake.client_id, "--app-key-file", str(key_file), "--redis", redis_url)
+
+        async def harvest(name: str, *extra: str) -> None:
+            code, output = await _cli(
+                fake, "logs", "octo-org/hello-world", str(run.run_id),
+                "--out", str(tmp_path / name / str(run.run_id)), *app, *extra, token=False,
+            )  # fmt: skip
+            assert code == 0, output
+            assert_logs_exact(fake, tmp_path / name, [run.run_id])
+            for secret in fake.app_secrets()[1:]:
+                assert secret not in output
+
+        await harvest("shared-1", "--share-token")
+        await harvest("shared-2", "--share-token")
+        assert fake.stats.app_mints == 1
+        await harvest("own-1")
+        await harvest("own-2")
+        assert fake.stats.app_mints == 3
+        assert sum(fake.stats.app_unauthorized.values()) == 0
 
 
 async def test_a_bad_redis_url_is_a_usage_error_without_the_password() -> None:
