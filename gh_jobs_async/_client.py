@@ -20,7 +20,7 @@ from ._appauth import AppAuth
 from ._auth import Auth
 from ._created import CreatedInput, RunFilters, parse_created
 from ._files import DEFAULT_NAMING, Namer, Naming
-from ._harvest import GRACE_STEP, Fetcher, LogBatch, summarize
+from ._harvest import GRACE_STEP, LOG_GRACE, Fetcher, LogBatch, summarize
 from ._limits import LimitStore
 from ._logread import LogReader
 from ._logread import tail_log as _tail_log
@@ -619,7 +619,7 @@ class Client:
         naming: Naming = DEFAULT_NAMING,
         max_attempts: int = 4,
         progress: ProgressHook | None = None,
-        grace: float = 10.0,
+        grace: float = LOG_GRACE,
     ) -> LogBatch:
         """Harvest many jobs' logs into ``dest_dir`` in parallel; results in completion order.
 
@@ -645,6 +645,34 @@ class Client:
         retried for ``grace`` seconds after the job completed (logs appear a
         second or two later).
         """
+        return self._log_batch(
+            owner,
+            repo,
+            jobs,
+            dest_dir,
+            concurrency=concurrency,
+            naming=naming,
+            max_attempts=max_attempts,
+            progress=progress,
+            grace=grace,
+        )
+
+    def _log_batch(
+        self,
+        owner: str,
+        repo: str,
+        jobs: JobsInput,
+        dest_dir: str | os.PathLike[str],
+        *,
+        concurrency: int | None,
+        naming: Naming,
+        max_attempts: int,
+        progress: ProgressHook | None,
+        grace: float,
+        grace_step: float = GRACE_STEP,
+    ) -> LogBatch:
+        """:meth:`download_logs`; a log missing within ``grace`` is asked for again at
+        most every ``grace_step`` s (a follow harvest: its watch interval, when shorter)."""
         _sansio.validate_owner(owner)
         _sansio.validate_repo(repo)
         if concurrency is None:
@@ -658,7 +686,7 @@ class Client:
                 namer.check(item)
         self._check_open()
         fetcher = Fetcher(self._session, owner, repo, max_attempts=max_attempts, progress=progress)
-        fetcher.grace = grace_seconds
+        fetcher.grace, fetcher.grace_step = grace_seconds, grace_step
         return LogBatch(
             fetcher, jobs, Path(os.fspath(dest_dir)), namer=namer, concurrency=concurrency
         )
@@ -761,7 +789,7 @@ class Client:
                 owner, repo, runs, dest_dir, filter=filter, attempt=attempt, only_failed=only_failed
             )
             jobs, on_result = selection, selection.record
-        batch = self.download_logs(
+        batch = self._log_batch(
             owner,
             repo,
             jobs,
@@ -770,8 +798,9 @@ class Client:
             naming=naming,
             max_attempts=max_attempts,
             progress=progress,
+            grace=LOG_GRACE,
+            grace_step=min(GRACE_STEP, every),  # a missing log is asked for as often
         )
-        batch._fetcher.grace_step = min(GRACE_STEP, every)  # a missing log is asked for as often
         return await summarize(batch, on_result=on_result)
 
 
