@@ -55,7 +55,7 @@ def _load_key(private_key: str | bytes | os.PathLike[str]) -> Any:
     is_path = isinstance(private_key, os.PathLike) or (
         isinstance(private_key, str) and "-----BEGIN" not in private_key
     )
-    shown = os.fspath(private_key) if is_path else "<redacted>"
+    shown = policy.shown_key_path(private_key) if is_path else "<redacted>"
     data = data.replace(b"\\n", b"\n").replace(b"\r\n", b"\n").strip() + b"\n"
     error: str | None = None
     key = None
@@ -85,7 +85,7 @@ def _key_bytes(private_key: object) -> bytes:
             return path.read_bytes()
         except OSError as exc:
             reason = f"cannot read the key file ({exc.strerror or type(exc).__name__})"
-        raise InvalidArgumentError("private_key", str(path), reason)
+        raise InvalidArgumentError("private_key", policy.shown_key_path(private_key), reason)
     raise InvalidArgumentError(
         "private_key", f"<{type(private_key).__name__}>", "expected PEM text, bytes or a path"
     )
@@ -99,16 +99,17 @@ def _missing_extra() -> ImportError:
 
 
 def _issuer(value: object) -> str:
+    shown = policy.shown_safely(value)  # the key or a token given here by mistake stays hidden
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise InvalidArgumentError(
-            "app_id_or_client_id", value, "expected an app ID (int) or a client ID (str)"
+            "app_id_or_client_id", shown, "expected an app ID (int) or a client ID (str)"
         )
     text = str(value)
     if isinstance(value, int) and value <= 0:
         raise InvalidArgumentError("app_id_or_client_id", value, "expected a positive app ID")
     if not NAME_RE.fullmatch(text):
         raise InvalidArgumentError(
-            "app_id_or_client_id", value, "expected an app ID or a client ID such as Iv23li..."
+            "app_id_or_client_id", shown, "expected an app ID or a client ID such as Iv23li..."
         )
     return text
 

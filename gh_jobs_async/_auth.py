@@ -338,15 +338,24 @@ class ProviderAuth(_Renewing):
 
     def __init__(self, provider: Provider, *, name: str | None = None) -> None:
         super().__init__()
-        if not callable(provider):
-            raise InvalidArgumentError("provider", provider, "expected an async callable")
+        if not callable(provider):  # e.g. the token itself, given by mistake: not shown
+            raise InvalidArgumentError(
+                "provider", f"<{type(provider).__name__}>", "expected an async callable"
+            )
         if name is not None and (not isinstance(name, str) or not NAME_RE.fullmatch(name)):
-            raise InvalidArgumentError("name", name, "expected letters, digits, '_', '.' or '-'")
+            raise InvalidArgumentError(
+                "name", policy.shown_safely(name), "expected letters, digits, '_', '.' or '-'"
+            )
         self._provider = provider
         self._name = name
 
     def __repr__(self) -> str:
         return f"<gh_jobs_async.ProviderAuth {self.budget_key}>"
+
+    @property
+    def name(self) -> str | None:
+        """The budget's name given at construction (None: named after the token)."""
+        return self._name
 
     @property
     def budget_key(self) -> str:

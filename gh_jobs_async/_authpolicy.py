@@ -20,6 +20,8 @@ from typing import Literal
 import attrs
 
 __all__ = [
+    "shown_key_path",
+    "shown_safely",
     "DEFAULT_MARGIN",
     "JWT_BACKDATE",
     "JWT_LIFETIME",
@@ -69,6 +71,37 @@ _CLAIM_RE = re.compile(r"\(\s*'(iat|exp)'\s*\)|\b(iat|exp)\b")
 _NOT_REPLICATED_RE = re.compile(r"replicat", re.IGNORECASE)
 _SUSPENDED_RE = re.compile(r"suspend", re.IGNORECASE)
 _JWT_PATHS = re.compile(r"/app(/.*)?|/(repos/[^/]+/[^/]+|orgs/[^/]+|users/[^/]+)/installation")
+
+
+#: What a secret can look like: GitHub's token prefixes (and the old 40-hex-digit tokens), a
+#: JWT's header, a PEM armour line.
+_SECRET_SHAPE = re.compile(r"^(gh[opsur]_|github_pat_|eyJ|[0-9a-f]{40}$)|-----BEGIN|PRIVATE KEY")
+_SHOWN_MAX = 64
+
+
+def shown_safely(value: object) -> object:
+    """``value`` as an error about an auth argument may show it: numbers and short words
+    as they are; anything that could be a secret (bytes, a long or multi-line string, a
+    token's, a JWT's or a PEM's shape) as ``<str of N characters>`` / ``<bytes>``."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        plain = len(value) <= _SHOWN_MAX and value.isprintable() and not value.isspace()
+        if plain and " " not in value and not _SECRET_SHAPE.search(value):
+            return value
+        return f"<str of {len(value)} characters>"
+    return f"<{type(value).__name__}>"
+
+
+def shown_key_path(value: object) -> str:
+    """A ``private_key`` argument that was taken for a file name, as an error may show it:
+    an ``os.PathLike`` or a short one-line string that names a file or looks like a path;
+    anything else (a base64 key, the key's body without its armour, a token) hidden."""
+    text = str(value)
+    looks_like_path = "/" in text or "\\" in text or text.endswith((".pem", ".key"))
+    if not isinstance(value, str) or (looks_like_path and shown_safely(text) == text):
+        return text
+    return "<redacted: neither PEM text nor a readable file>"
 
 
 def fingerprint(secret: str) -> str:

@@ -17,11 +17,11 @@ import aiohttp
 
 from . import _sansio
 from ._appauth import AppAuth
-from ._auth import Auth
+from ._auth import Auth, ProviderAuth
 from ._created import CreatedInput, RunFilters, parse_created
 from ._files import DEFAULT_NAMING, Namer, Naming
 from ._harvest import GRACE_STEP, LOG_GRACE, Fetcher, LogBatch, summarize
-from ._limits import LimitStore
+from ._limits import LimitStore, LocalLimits
 from ._logread import LogReader
 from ._logread import tail_log as _tail_log
 from ._logs import JobsInput, ProgressHook, logs_url, resolve_location, target_for
@@ -128,6 +128,20 @@ def _check_auth(auth: object, token: str | None) -> None:
         )
 
 
+def _check_shared_budget(auth: object, limits: LimitStore | None) -> None:
+    """A shared store names its budget when the client is made: an unnamed provider has no
+    token yet to name it after, and every such client would share one budget."""
+    if limits is None or isinstance(limits, LocalLimits):
+        return
+    if isinstance(auth, ProviderAuth) and auth.name is None and not getattr(limits, "budget", None):
+        raise InvalidArgumentError(
+            "auth",
+            auth,
+            "a shared LimitStore needs the budget's name before the provider's first token: "
+            "give ProviderAuth(..., name=...) or the store's budget=",
+        )
+
+
 class Client:
     """An asyncio client for GitHub's workflow-jobs endpoints.
 
@@ -188,6 +202,7 @@ class Client:
     ) -> None:
         token = _check_token(token)
         _check_auth(auth, token)
+        _check_shared_budget(auth, _check_limits(limits))
         api = _sansio.parse_base_url(base_url)
         if auth is not None:
             auth.bind(api)  # an App belongs to one host: raises for another

@@ -35,6 +35,7 @@ from gh_jobs_async import (
 )
 from gh_jobs_async import auth as auth_module
 from gh_jobs_async._auth import Auth, Credential, Refusal, Tries
+from gh_jobs_async._limits import Budget, BudgetSettings, LimitStore, LocalLimits
 from gh_jobs_async._sansio import ApiBase, parse_base_url
 from gh_jobs_async._session import Answer
 
@@ -544,3 +545,70 @@ async def test_after_a_lag_refusal_other_requests_hold_the_token_back(pkcs1: str
     assert wait == 0.25
     assert await inst.obtain(transport, f"{API}/x") is credential
     assert clock.sleeps == [0.25]
+
+
+# --------------------------------------------------------------------- secrets in errors
+
+
+def test_a_key_that_is_not_pem_text_is_not_shown_as_a_path(pkcs1: str) -> None:
+    """A base64-encoded key (how CI secrets often hold it) or the key's body without its
+    armour is taken for a file name; the error says so without showing a byte of it."""
+    import base64
+
+    body = "".join(pkcs1.splitlines()[1:-1])
+    for given in (base64.b64encode(pkcs1.encode()).decode(), "\n".join(pkcs1.splitlines()[1:-1])):
+        with pytest.raises(InvalidArgumentError, match="cannot read the key file") as info:
+            AppAuth(1, given)
+        shown = str(info.value) + repr(info.value.value) + repr(info.value)
+        assert given[:40] not in shown
+        assert body[:40] not in shown
+        assert "redacted" in shown
+
+
+def test_a_key_given_as_the_issuer_is_not_shown(pkcs1: str) -> None:
+    """Arguments swapped, ``AppAuth(pem, 4242)``: the issuer error does not print the key."""
+    with pytest.raises(InvalidArgumentError, match="app_id_or_client_id") as info:
+        AppAuth(pkcs1, 4242)  # type: ignore[arg-type]
+    assert pkcs1.splitlines()[1] not in str(info.value)
+    assert "-----BEGIN" not in str(info.value)
+
+
+def test_a_token_given_as_the_provider_or_its_name_is_not_shown() -> None:
+    token = "ghp_" + "s3cr3t" * 6
+    with pytest.raises(InvalidArgumentError, match="provider") as info:
+        ProviderAuth(token)  # type: ignore[arg-type]
+    assert token not in str(info.value)
+
+    async def provide() -> str:
+        return "x"
+
+    with pytest.raises(InvalidArgumentError, match="name") as info:
+        ProviderAuth(provide, name=token + "!")
+    assert token not in str(info.value)
+
+
+class _SharedStore(LimitStore):
+    """A store that is not this process's own (as a RedisStore is), optionally naming its
+    budget; its budgets are kept in memory here."""
+
+    def __init__(self, budget: str | None = None) -> None:
+        self.budget = budget
+
+    def open_budget(self, settings: BudgetSettings) -> Budget:
+        return LocalLimits().open_budget(settings)
+
+
+def test_an_unnamed_provider_on_a_shared_store_is_refused() -> None:
+    """A shared store names the budget when the client is made, before the provider gave a
+    token: unnamed, every such client would share one budget. Refused, naming the fix."""
+
+    async def provide() -> str:
+        return "ghp_x"
+
+    with pytest.raises(InvalidArgumentError, match="name=") as info:
+        Client(auth=ProviderAuth(provide), limits=_SharedStore())
+    assert "budget=" in str(info.value)
+    Client(auth=ProviderAuth(provide, name="vault"), limits=_SharedStore())
+    Client(auth=ProviderAuth(provide), limits=_SharedStore(budget="team"))
+    Client(auth=ProviderAuth(provide), limits=LocalLimits())
+    Client(auth=ProviderAuth(provide))

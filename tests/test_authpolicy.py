@@ -227,3 +227,37 @@ def test_fingerprint_is_stable_short_and_not_the_secret() -> None:
     assert len(name) == 16
     assert name not in secret
     assert policy.fingerprint(secret + "y") != name
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (4242, 4242),
+        ("Iv23li05d3d5b5d74a55", "Iv23li05d3d5b5d74a55"),
+        ("has space", "<str of 9 characters>"),
+        ("ghp_" + "a" * 36, "<str of 40 characters>"),
+        ("github_pat_11AB", "<str of 15 characters>"),
+        ("eyJhbGciOiJSUzI1NiJ9", "<str of 20 characters>"),
+        ("0123456789abcdef0123456789abcdef01234567", "<str of 40 characters>"),
+        ("-----BEGIN RSA PRIVATE KEY-----", "<str of 31 characters>"),
+        ("x" * 65, "<str of 65 characters>"),
+        ("two\nlines", "<str of 9 characters>"),
+        (b"bytes", "<bytes>"),
+    ],
+)
+def test_auth_arguments_are_shown_only_when_they_cannot_be_secrets(
+    value: object, shown: object
+) -> None:
+    assert policy.shown_safely(value) == shown
+
+
+def test_a_key_taken_for_a_path_is_shown_only_when_it_looks_like_one() -> None:
+    from pathlib import Path
+
+    hidden = "<redacted: neither PEM text nor a readable file>"
+    assert policy.shown_key_path("keys/app.pem") == "keys/app.pem"
+    assert policy.shown_key_path("app.pem") == "app.pem"
+    assert policy.shown_key_path(Path("/etc/app")) == "/etc/app"
+    assert policy.shown_key_path("MIIEowIBAAKCAQEA" * 80) == hidden  # base64, one line
+    assert policy.shown_key_path("ghp_" + "a" * 36) == hidden
+    assert policy.shown_key_path("MIIE\nowIB/AAKC\n") == hidden  # the body without armour
