@@ -28,7 +28,13 @@ import attrs
 
 from . import _authpolicy as policy
 from ._sansio import ApiBase
-from .exceptions import InvalidArgumentError
+from .exceptions import (
+    ApiError,
+    InvalidArgumentError,
+    RateLimitError,
+    ServerError,
+    TLSError,
+)
 
 if TYPE_CHECKING:
     from ._session import Answer
@@ -246,6 +252,11 @@ class _Renewing(Auth):
         # after a replication-lag refusal, every request holds the fresh credential back
         # until then, instead of each one being refused in turn
         self._hold_until = 0.0
+        # after a renewal failed for a passing reason, a credential that is due but still
+        # usable is sent (no request waits for a renewal likely to fail again), and the
+        # next renewal starts no sooner than this (0.0: no such failure)
+        self._renew_failures = 0
+        self._quiet_until = 0.0
 
     def credential_id(self) -> str | None:
         return None if self._current is None else self._current.id
@@ -258,25 +269,70 @@ class _Renewing(Auth):
 
     async def obtain(self, transport: Transport, url: str) -> Credential | None:
         current = self._current
-        now = transport.config.clock()
+        clock = transport.config.clock
+        now = clock()
         if current is not None and not current.schedule.due(now):
             if now < self._hold_until:
                 await transport.config.sleep(self._hold_until - now)
                 return await self.obtain(transport, url)
             return current
-        if self._flight is None:
-            flight = asyncio.ensure_future(self._renew(transport))
-            self._flight = flight
-            flight.add_done_callback(self._landed)
-        # shield: a caller cancelled mid-renewal must not cancel it for the others
-        return await asyncio.shield(self._flight)
+        if current is not None and self._quiet_until and current.schedule.still_usable(now):
+            # a renewal failed: the current one is sent while renewals retry in the
+            # background, no sooner than the backoff, so no request waits for them
+            if self._flight is None and now >= self._quiet_until:
+                self._start_renewal(transport, current)  # not awaited: _landed looks after it
+            return current
+        flight = self._flight or self._start_renewal(transport, current)
+        try:
+            # shield: a caller cancelled mid-renewal must not cancel it for the others
+            return await asyncio.shield(flight)
+        except Exception as exc:
+            if current is None or current is not self._current or not _transient(exc):
+                raise
+            if not current.schedule.still_usable(clock()):
+                raise
+            return current
 
-    def _landed(self, flight: asyncio.Future[Credential]) -> None:
+    def _start_renewal(
+        self, transport: Transport, current: Credential | None
+    ) -> asyncio.Future[Credential]:
+        clock = transport.config.clock
+        flight = asyncio.ensure_future(self._renew(transport))
+        self._flight = flight
+        flight.add_done_callback(lambda landed: self._landed(landed, current, clock))
+        return flight
+
+    def _landed(
+        self,
+        flight: asyncio.Future[Credential],
+        previous: Credential | None,
+        clock: Callable[[], float],
+    ) -> None:
         if self._flight is flight:
             self._flight = None
-        if not flight.cancelled() and flight.exception() is None:
+        if flight.cancelled():
+            return
+        error = flight.exception()
+        if error is None:
             self._current = flight.result()
-            self._hold_until = 0.0
+            self._hold_until = self._quiet_until = 0.0
+            self._renew_failures = 0
+            return
+        self._renew_failures += 1
+        now = clock()
+        current = self._current
+        usable = current is previous and current is not None and current.schedule.still_usable(now)
+        if not (usable and current is not None and _transient(error)):
+            self._quiet_until = 0.0
+        else:
+            self._quiet_until = now + policy.mint_backoff(self._renew_failures)
+            logger.warning(
+                "renewing the credential of %s failed (%s); the current one, still valid, "
+                "stays in use; renewal tried again in %.1f s",
+                current.budget_key,
+                type(error).__name__,
+                self._quiet_until - now,
+            )
 
     @abc.abstractmethod
     async def _renew(self, transport: Transport) -> Credential:
@@ -324,6 +380,17 @@ class _Renewing(Auth):
             logger.info("%d: renewing the credential of %s", refusal.status, credential.budget_key)
             return 0.0
         return None
+
+
+def _transient(error: BaseException) -> bool:
+    """Whether a failed renewal may be waited out with the current credential: GitHub or
+    the network failing, a rate limit, a provider's own error; not a refusal (401, 403,
+    404, 422), a bad token from a provider or a certificate problem."""
+    if isinstance(error, InvalidArgumentError | TLSError):
+        return False
+    if isinstance(error, ApiError):
+        return isinstance(error, ServerError | RateLimitError)
+    return isinstance(error, Exception)
 
 
 class ProviderAuth(_Renewing):

@@ -226,6 +226,15 @@ class TokenSchedule:
         """Whether the token is past its expiry at ``now``."""
         return self.expires_at is not None and now >= self.expires_at
 
+    def still_usable(self, now: float) -> bool:
+        """Whether a token that is due may still be sent at ``now``, while its renewal
+        fails: until a fifth of the renewal margin before it expires (a minute for an
+        hour's token), so that it does not expire on the wire."""
+        if self.expires_at is None or self.refresh_at is None:
+            return True
+        guard = max(0.0, self.expires_at - self.refresh_at) / 5
+        return now < self.expires_at - guard
+
 
 def schedule(now: float, expires_at: float | None, offset: float = 0.0) -> TokenSchedule:
     """The schedule of a token obtained at ``now`` that expires at ``expires_at`` (GitHub's

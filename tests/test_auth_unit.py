@@ -612,3 +612,70 @@ def test_an_unnamed_provider_on_a_shared_store_is_refused() -> None:
     Client(auth=ProviderAuth(provide), limits=_SharedStore(budget="team"))
     Client(auth=ProviderAuth(provide), limits=LocalLimits())
     Client(auth=ProviderAuth(provide))
+
+
+# ------------------------------------------------- a renewal failing before the token expires
+
+
+async def test_a_failing_renewal_keeps_the_still_valid_token_in_use(
+    pkcs1: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """GitHub failing (500) when the hour token is due, 5 minutes before it expires: the
+    request gets the current token, not the error; renewals are tried again in the
+    background, backing off, none awaited by a request; once one succeeds the new token
+    is used; a minute before expiry the failure reaches the caller."""
+    clock, mints = Clock(), []
+    transport = Scripted(minted(clock, counter=mints), clock)
+    inst = installation_of(pkcs1)
+    first = await inst.obtain(transport, f"{API}/x")
+    assert first is not None
+    clock.now += 3300  # due: 5 minutes before it expires
+    transport.handler = refusing(500, "Server Error")
+    with caplog.at_level("WARNING", logger="gh_jobs_async"):
+        assert await inst.obtain(transport, f"{API}/x") is first
+    assert len(transport.sent) == 2  # the first mint, the failed one
+    assert "stays in use" in caplog.text
+    assert first.token not in caplog.text
+    # within the backoff no renewal is started; each request gets the token at once
+    for _ in range(5):
+        assert await inst.obtain(transport, f"{API}/x") is first
+    assert len(transport.sent) == 2
+    clock.now += 1.0  # past the backoff: a renewal starts in the background, fails again
+    assert await inst.obtain(transport, f"{API}/x") is first
+    await asyncio.sleep(0.01)
+    assert len(transport.sent) == 3
+    transport.handler = minted(clock, counter=mints)
+    clock.now += 10.0
+    assert await inst.obtain(transport, f"{API}/x") is first  # it starts the renewal
+    for _ in range(10):
+        await asyncio.sleep(0)
+    second = await inst.obtain(transport, f"{API}/x")
+    assert second is not None
+    assert second is not first
+    assert second.token.startswith("tok-")
+
+
+async def test_a_failing_renewal_near_expiry_reaches_the_caller(pkcs1: str) -> None:
+    """Within a fifth of the margin of its expiry (a minute for an hour token) the token is
+    not sent any more: the renewal's error is raised."""
+    clock = Clock()
+    transport = Scripted(minted(clock), clock)
+    inst = installation_of(pkcs1)
+    await inst.obtain(transport, f"{API}/x")
+    clock.now += 3541  # 59 s left
+    transport.handler = refusing(500, "Server Error")
+    with pytest.raises(ServerError):
+        await inst.obtain(transport, f"{API}/x")
+
+
+async def test_a_renewal_refused_for_good_is_not_waited_out(pkcs1: str) -> None:
+    """A 404 (uninstalled) on the renewal is raised at once, though the token has minutes
+    left: it is a refusal, not an outage."""
+    clock = Clock()
+    transport = Scripted(minted(clock), clock)
+    inst = installation_of(pkcs1)
+    await inst.obtain(transport, f"{API}/x")
+    clock.now += 3300
+    transport.handler = refusing(404, "Not Found")
+    with pytest.raises(UnauthorizedError):
+        await inst.obtain(transport, f"{API}/x")

@@ -261,3 +261,14 @@ def test_a_key_taken_for_a_path_is_shown_only_when_it_looks_like_one() -> None:
     assert policy.shown_key_path("MIIEowIBAAKCAQEA" * 80) == hidden  # base64, one line
     assert policy.shown_key_path("ghp_" + "a" * 36) == hidden
     assert policy.shown_key_path("MIIE\nowIB/AAKC\n") == hidden  # the body without armour
+
+
+def test_a_due_token_is_still_usable_until_a_fifth_of_the_margin_before_expiry() -> None:
+    hour = policy.schedule(1000.0, 1000.0 + 3600)  # due 5 min before; usable until 1 min
+    assert hour.due(1000.0 + 3300)
+    assert hour.still_usable(1000.0 + 3539.9)
+    assert not hour.still_usable(1000.0 + 3540)
+    short = policy.schedule(0.0, 2.0)  # due at 1.5 s; usable until 1.9 s
+    assert short.still_usable(1.89)
+    assert not short.still_usable(1.9)
+    assert policy.schedule(0.0, None).still_usable(1e12)
