@@ -21,7 +21,7 @@ import tempfile
 import time
 from typing import Any
 
-from gh_jobs_async import Client, LogStatus
+from gh_jobs_async import Client, LogEvent, LogStatus
 from gh_jobs_async.testing import FakeGitHub
 
 OWNER, REPO = "octo-org", "hello-world"
@@ -70,13 +70,18 @@ async def follow(args: argparse.Namespace) -> dict[str, Any]:
     async with FakeGitHub() as fake:
         run_id = _run(fake, args)
         async with Client(fake.token, base_url=fake.api_url) as client:
-            updates = client.watch_run(OWNER, REPO, run_id, interval=args.interval)
             arrivals: dict[int, float] = {}
+
+            def finished(event: LogEvent) -> None:  # the moment each log is on disk
+                result = event.result
+                if event.kind == "finished" and result and result.status is LogStatus.DOWNLOADED:
+                    arrivals[result.job_id] = time.monotonic()
+
             with tempfile.TemporaryDirectory() as out:
-                async with client.download_logs(OWNER, REPO, updates, out) as batch:
-                    async for result in batch:
-                        if result.status is LogStatus.DOWNLOADED:
-                            arrivals[result.job_id] = time.monotonic()
+                await client.harvest(
+                    OWNER, REPO, run_id, out, follow=True, interval=args.interval,
+                    progress=finished,
+                )  # fmt: skip
         plan = {s.job_id: s.completed for s in fake.schedule(run_id)}
         delays = [arrivals[job_id] - plan[job_id] for job_id in arrivals]
         return {

@@ -57,7 +57,13 @@ def change_line(update: JobUpdate, when: datetime) -> str:
     if update.steps_done:
         numbers = [step.number for step in update.steps_done]
         last = update.steps_done[-1]
-        span = str(numbers[0]) if len(numbers) == 1 else f"{numbers[0]}-{numbers[-1]}"
+        consecutive = numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+        if len(numbers) == 1:
+            span = str(numbers[0])
+        elif consecutive:
+            span = f"{numbers[0]}-{numbers[-1]}"
+        else:  # e.g. step 2 skipped between 1 and 3
+            span = ",".join(map(str, numbers))
         parts.append(f"step {span}/{len(job.steps)} done: {last.name} ({last.conclusion})")
     return "  ".join(parts)
 
@@ -74,8 +80,12 @@ class WatchDisplay:
 
     async def __aenter__(self) -> WatchDisplay:
         if not self.output.plain:
+            # built again at each refresh (4 a second), so running jobs' durations tick
             self._live = Live(
-                self._table(), console=self.output.console, auto_refresh=True, transient=False
+                console=self.output.console,
+                auto_refresh=True,
+                transient=False,
+                get_renderable=self._table,
             )
             self._live.start()
         return self
@@ -87,7 +97,7 @@ class WatchDisplay:
         tb: TracebackType | None,
     ) -> None:
         if self._live is not None:
-            self._live.update(self._table(), refresh=True)
+            self._live.refresh()
             self._live.stop()
 
     def update(self, update: JobUpdate) -> None:
@@ -99,7 +109,7 @@ class WatchDisplay:
             self.jobs.clear()
         self.jobs[job.id] = job
         if self._live is not None:
-            self._live.update(self._table())
+            self._live.refresh()
         else:
             self.output.line(change_line(update, datetime.now(UTC)))
 

@@ -780,14 +780,15 @@ class Client:
 
         ``follow=True`` harvests a run that is still going (``runs`` is then one run id
         or ``WorkflowRun``): it is watched (:meth:`watch_run`, every ``interval`` s,
-        re-runs followed unless ``attempt`` is given) and each job's log is downloaded
-        as soon as the job completes; a 404 for a job just completed is retried for a
-        grace period (logs appear a second or two later), and a job skipped or cancelled
-        before it ran is reported ``not_available`` at once. It ends when the run ends.
-        ``filter`` must then be ``"latest"``.
+        re-runs followed unless ``attempt`` is given, without the watch's backoff) and
+        each job's log is downloaded as soon as the job completes; a 404 for a job just
+        completed is retried for a grace period (logs appear a second or two later), and
+        a job skipped or cancelled before it ran is reported ``not_available`` at once. It
+        ends when the run ends. ``filter`` must then be ``"latest"``.
         """
-        if not isinstance(follow, bool):
-            raise InvalidArgumentError("follow", follow, "expected True or False")
+        for name, flag in (("follow", follow), ("only_failed", only_failed)):
+            if not isinstance(flag, bool):  # both paths, before any request
+                raise InvalidArgumentError(name, flag, "expected True or False")
         every = _seconds("interval", interval)
         jobs: JobsInput
         on_result: Callable[[LogResult], Awaitable[None]] | None = None
@@ -797,7 +798,11 @@ class Client:
                     "filter", filter, "follow=True harvests the attempts it watches"
                 )
             run_id = _one_run(runs)
-            updates = self.watch_run(owner, repo, run_id, attempt=attempt, interval=interval)
+            # polled every `interval` s, without the watch's backoff while nothing changes:
+            # each log is then taken within `interval` (plus its own delay) of completion
+            updates = self.watch_run(
+                owner, repo, run_id, attempt=attempt, interval=interval, max_interval=interval
+            )
             jobs = _failed_updates(updates) if only_failed else updates
         else:
             selection = self.select_jobs(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from _support import sample_job
 
-from gh_jobs_async import Change, Job, JobStatus
+from gh_jobs_async import Change, Job, JobStatus, JobUpdate
 from gh_jobs_async._changes import JobTracker, finished, never_ran, next_delay
 from gh_jobs_async.models import decode_job
 
@@ -151,3 +152,16 @@ def test_never_ran(status: str, conclusion: str | None, steps: int, expected: bo
     if not steps:
         body.update(runner_id=None, runner_name=None, runner_group_id=None, runner_group_name=None)
     assert never_ran(decode_job(body)) is expected
+
+
+def test_a_watch_line_names_the_steps_done_as_they_are() -> None:
+    """Steps 1 and 3 (2 skipped, not done) read "1,3", not "1-3"; a run of them "1-2"."""
+    from gh_jobs_async._cli_watch import change_line
+
+    when = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    current = job("in_progress", done=3)
+    steps = current.steps
+    gap = JobUpdate(current, frozenset({Change.STEPS}), steps_done=(steps[0], steps[2]))
+    assert "step 1,3/4 done" in change_line(gap, when)
+    run = JobUpdate(current, frozenset({Change.STEPS}), steps_done=(steps[0], steps[1]))
+    assert "step 1-2/4 done" in change_line(run, when)

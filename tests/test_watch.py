@@ -13,7 +13,7 @@ import itertools
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import pytest
@@ -25,6 +25,7 @@ from gh_jobs_async import (
     InvalidArgumentError,
     JobStatus,
     JobUpdate,
+    LogEvent,
     LogResult,
     LogStatus,
     StepStatus,
@@ -131,15 +132,35 @@ async def test_watch_a_40_job_run_over_20_seconds() -> None:
     await _watch(FULL)
 
 
-async def _follow(scale: Scale, tmp_path: Path, attempts: int = 1) -> None:
+async def _follow(
+    scale: Scale,
+    tmp_path: Path,
+    attempts: int = 1,
+    via: Literal["harvest", "download_logs"] = "harvest",
+) -> None:
+    """``harvest(follow=True)`` (timed through its progress hook), or ``download_logs`` fed
+    by ``watch_run``, on a live run; every log checked against the fake's schedule."""
     async with FakeGitHub() as fake:
         run_id = _live_run(fake, scale, attempts=attempts)
         async with Client(fake.token, base_url=fake.api_url) as client:
             results: list[tuple[float, LogResult]] = []
-            updates = client.watch_run(OWNER, REPO, run_id, interval=scale.interval)
-            async with client.download_logs(OWNER, REPO, updates, tmp_path, grace=10.0) as batch:
-                async for result in batch:
-                    results.append((time.monotonic(), result))
+            if via == "harvest":
+
+                def finished(event: LogEvent) -> None:
+                    if event.kind == "finished" and event.result is not None:
+                        results.append((time.monotonic(), event.result))
+
+                await client.harvest(
+                    OWNER, REPO, run_id, tmp_path, follow=True, interval=scale.interval,
+                    progress=finished,
+                )  # fmt: skip
+            else:
+                updates = client.watch_run(OWNER, REPO, run_id, interval=scale.interval)
+                async with client.download_logs(
+                    OWNER, REPO, updates, tmp_path, grace=10.0
+                ) as batch:
+                    async for result in batch:
+                        results.append((time.monotonic(), result))
         plan = {s.job_id: s for s in fake.schedule(run_id)}
         assert sorted(r.job_id for _, r in results) == sorted(plan)
         for when, result in results:
@@ -163,9 +184,12 @@ async def _follow(scale: Scale, tmp_path: Path, attempts: int = 1) -> None:
         assert len({s.attempt for s in plan.values()}) == attempts
 
 
-async def test_follow_harvest_takes_each_log_as_its_job_completes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("via", ["harvest", "download_logs"])
+async def test_follow_harvest_takes_each_log_as_its_job_completes(
+    tmp_path: Path, via: Literal["harvest", "download_logs"]
+) -> None:
     """Every log byte-exact, each within interval + 1 s of its completion; never-ran at once."""
-    await _follow(QUICK, tmp_path)
+    await _follow(QUICK, tmp_path, via=via)
 
 
 @pytest.mark.slow
@@ -210,6 +234,35 @@ async def test_a_manual_rerun_is_followed() -> None:
         assert attempts_seen[0] == 1
         assert attempts_seen[-1] == 2
         assert attempts_seen == sorted(attempts_seen)
+        assert fake.run_dict(run.run_id)["run_attempt"] == 2
+
+
+async def test_a_manual_rerun_mid_harvest_is_harvested(tmp_path: Path) -> None:
+    """fake.rerun once the first log is in: harvest(follow=True) takes both attempts' logs,
+    byte-exact, and ends when the re-run ends."""
+    async with FakeGitHub() as fake:
+        run = fake.add_run(OWNER, REPO, jobs=4, live=True, duration=0.6, resolution=0.1)
+        finished: list[LogResult] = []
+
+        def hook(event: LogEvent) -> None:
+            if event.kind == "finished" and event.result is not None:
+                finished.append(event.result)
+                if len(finished) == 1:
+                    fake.rerun(run.run_id)
+
+        async with Client(fake.token, base_url=fake.api_url) as client:
+            summary = await client.harvest(
+                OWNER, REPO, run.run_id, tmp_path, follow=True, interval=0.05, progress=hook
+            )
+        plan = fake.schedule(run.run_id)
+        assert {s.attempt for s in plan} == {1, 2}
+        assert sorted(r.job_id for r in finished) == sorted(s.job_id for s in plan)
+        for result in finished:
+            if result.status is LogStatus.DOWNLOADED:
+                assert result.path is not None
+                assert file_sha256(result.path) == fake.log_sha256(result.job_id)
+        with_log = sum(1 for s in plan if s.log_at is not None)
+        assert summary.counts[LogStatus.DOWNLOADED] == with_log >= 4
         assert fake.run_dict(run.run_id)["run_attempt"] == 2
 
 
@@ -337,6 +390,10 @@ async def test_bad_arguments_raise_before_any_request(kwargs: dict[str, Any], na
             assert info.value.name == name
             with pytest.raises(InvalidArgumentError):
                 await client.harvest(OWNER, REPO, 1, ".", follow=True, filter="all")
+            for follow in (True, False):
+                with pytest.raises(InvalidArgumentError) as info:
+                    await client.harvest(OWNER, REPO, 1, ".", follow=follow, only_failed="no")  # type: ignore[arg-type]
+                assert info.value.name == "only_failed"
         assert fake.stats.api_requests == 0
 
 
