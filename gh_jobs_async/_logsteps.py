@@ -56,13 +56,21 @@ def boundary_of(entry: LogLine) -> Boundary | None:
     return None
 
 
-def kind_of(step: Step) -> Boundary:
-    """The boundary a step opens with, from its name."""
+def kind_of(step: Step, steps: Iterable[Step] = ()) -> Boundary:
+    """The boundary a step opens with, from its name and the names of the job's ``steps``.
+
+    GitHub names a post step ``Post <name of the step it cleans up after>``, so a step is a
+    post step only when an earlier step (a lower ``number``) has the rest of its name, or
+    when it is ``Post job cleanup.``: a user's step named ``Post comment`` runs something.
+    """
     if step.name == "Set up job":
         return "setup"
     if step.name == "Complete job":
         return "complete"
-    if step.name.startswith("Post "):
+    if step.name == "Post job cleanup.":
+        return "post"
+    original = step.name.removeprefix("Post ")
+    if original != step.name and any(s.name == original and s.number < step.number for s in steps):
         return "post"
     return "run"
 
@@ -101,6 +109,7 @@ class StepCursor:
     def __init__(self, job: Job) -> None:
         """A cursor over the steps of ``job`` that ran, sorted by ``number``."""
         self.steps = sorted((s for s in job.steps if ran(s)), key=lambda s: s.number)
+        self.kinds = [kind_of(s, job.steps) for s in self.steps]
         self.index = 0
         self.boundaries = 0
         self.how: dict[int, Method] = {}
@@ -124,7 +133,7 @@ class StepCursor:
         start = 0 if self.boundaries == 1 and kind == "setup" else self.index + 1
         for index in range(start, len(self.steps)):
             step = self.steps[index]
-            if kind_of(step) != kind:
+            if self.kinds[index] != kind:
                 continue
             begins = step.started_at
             if when is not None and begins is not None and when < begins - _TOLERANCE:
@@ -168,7 +177,7 @@ def split_steps(job: Job, entries: Iterable[LogLine]) -> list[StepLog]:
     ran_steps = [s for s in steps if ran(s)]
     if not ran_steps:
         return []
-    owners = _by_markers(ran_steps, items)
+    owners = _by_markers(ran_steps, [kind_of(s, steps) for s in ran_steps], items)
     methods: dict[int, Method]
     if owners is not None:
         methods = dict.fromkeys((s.number for s in ran_steps), "markers")
@@ -198,12 +207,12 @@ _CONFIDENCE: dict[Method, Confidence] = {
 }
 
 
-def _by_markers(ran_steps: list[Step], items: list[LogLine]) -> list[Step] | None:
+def _by_markers(
+    ran_steps: list[Step], kinds: list[Boundary], items: list[LogLine]
+) -> list[Step] | None:
     """Owners by boundaries zipped with the steps that ran, or None if they do not match."""
     found = [(i, kind) for i, entry in enumerate(items) if (kind := boundary_of(entry))]
-    if len(found) != len(ran_steps):
-        return None
-    if any(kind != kind_of(step) for (_, kind), step in zip(found, ran_steps, strict=True)):
+    if [kind for _, kind in found] != kinds:
         return None
     owners: list[Step] = []
     current = 0

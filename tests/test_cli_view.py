@@ -7,6 +7,7 @@ import sys
 from collections.abc import AsyncIterator
 
 import pytest
+from _support import failing_after_checkout
 from test_cli import OWNER, REPO, SLUG, Cli
 
 from gh_jobs_async import strip_ansi
@@ -60,6 +61,25 @@ async def test_failed_prints_exactly_the_failed_steps_lines(cli: Cli, fake: Fake
     assert result.err == ""
     assert result.out.splitlines() == expected
     assert "\x1b[" not in result.out  # a pipe is not a terminal: colours stripped
+
+
+async def test_a_failed_step_named_post_comment_is_printed(cli: Cli, fake: FakeGitHub) -> None:
+    """A failing user step named "Post comment" is no post step: --failed prints its lines."""
+    run = fake.add_run(OWNER, REPO, jobs=12, conclusions=("failure",), log_size=60_000)
+    job_id, steps, failed = failing_after_checkout(fake, run.job_ids)
+    failed["name"] = "Post comment"
+    fake.update_job(job_id, steps=steps)
+    oracle = fake.log_steps(job_id)
+    expected = [
+        f"Post comment\t{line}"
+        for line, step in zip(_lines(fake, job_id), oracle, strict=True)
+        if step == failed["number"]
+    ]
+    result = await cli.run("view", SLUG, job_id, "--log", "--failed", *cli.api)
+    assert result.code == 0, result
+    assert result.err == ""
+    assert result.out.splitlines() == expected
+    assert any("##[error]" in line for line in expected)
 
 
 async def test_step_and_tail_select_lines(cli: Cli, fake: FakeGitHub) -> None:

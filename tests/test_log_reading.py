@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from _support import serve
+from _support import failing_after_checkout, serve
 
 from gh_jobs_async import (
     InvalidArgumentError,
@@ -214,6 +214,28 @@ async def test_split_steps_agrees_with_the_oracle_over_many_job_shapes() -> None
             if not job.steps:
                 shapes.add("no steps")
     assert shapes == {"markers", "fallback", "skipped steps", "zero-second step", "no steps"}
+
+
+async def test_a_user_step_named_post_something_is_not_a_post_step() -> None:
+    """A failing step named "Post comment" keeps its Run group and error; the post step its own."""
+    async with serve() as (fake, client):
+        run = fake.add_run(jobs=12, log_size=60_000, conclusions=("failure",))
+        job_id, steps, failed = failing_after_checkout(fake, run.job_ids)
+        failed["name"] = "Post comment"
+        fake.update_job(job_id, steps=steps)
+        job = await client.get_job(OWNER, REPO, job_id)
+        oracle = fake.log_steps(job_id)
+        async with client.open_log(OWNER, REPO, job_id) as log:
+            entries = [entry async for entry in log.entries()]
+    result = split_steps(job, entries)
+    assert {r.method for r in result if r.step.conclusion != "skipped"} == {"markers"}
+    for r in result:
+        assert {oracle[e.number - 1] for e in r.entries if e.number} <= {r.step.number}
+    (mine,) = [r for r in result if r.step.number == failed["number"]]
+    assert mine.entries[0].text.startswith("##[group]Run ")
+    assert any(e.marker == "error" for e in mine.entries)
+    (post,) = [r for r in result if r.step.name.startswith("Post Run ")]
+    assert post.entries[0].text == "Post job cleanup."
 
 
 async def test_inline_logs_and_empty_logs_read_the_same() -> None:

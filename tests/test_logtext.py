@@ -8,7 +8,7 @@ import pytest
 from _support import sample_job
 
 from gh_jobs_async import Job, LogLine, split_steps, strip_ansi
-from gh_jobs_async._logsteps import StepCursor
+from gh_jobs_async._logsteps import StepCursor, kind_of
 from gh_jobs_async._logtext import (
     EntryAssembler,
     LineSplitter,
@@ -67,7 +67,8 @@ SAMPLE_JOB = _job(
     ("Set up job", "success", "2025-07-04T14:32:11Z", "2025-07-04T14:32:13Z"),
     ("Run python -m pytest", "failure", "2025-07-04T14:32:13Z", "2025-07-04T14:32:16Z"),
     ("Upload", "skipped", "2025-07-04T14:32:16Z", "2025-07-04T14:32:16Z"),
-    ("Post Run actions/checkout@v4", "success", "2025-07-04T14:32:16Z", "2025-07-04T14:32:17Z"),
+    # GitHub names a post step after the step it cleans up after, an earlier one
+    ("Post Run python -m pytest", "success", "2025-07-04T14:32:16Z", "2025-07-04T14:32:17Z"),
     ("Complete job", "success", "2025-07-04T14:32:17Z", "2025-07-04T14:32:17Z"),
 )
 
@@ -247,6 +248,24 @@ def test_split_steps_by_markers() -> None:
     assert texts[5] == ["Cleaning up orphan processes"]
     assert {(r.method, r.confidence) for r in result if r.step.number != 3} == {("markers", "high")}
     assert (result[2].method, result[2].confidence) == ("not run", "high")
+
+
+def test_a_post_step_is_named_after_an_earlier_step() -> None:
+    """A step "Post X" is a post step only after a step X; "Post comment" alone runs something."""
+    job = _job(
+        ("Set up job", "success", "2025-07-04T14:32:11Z", "2025-07-04T14:32:13Z"),
+        ("Post comment", "failure", "2025-07-04T14:32:13Z", "2025-07-04T14:32:16Z"),
+        ("Post to Slack", "skipped", "2025-07-04T14:32:16Z", "2025-07-04T14:32:16Z"),
+        ("Post Post comment", "success", "2025-07-04T14:32:16Z", "2025-07-04T14:32:17Z"),
+        ("Complete job", "success", "2025-07-04T14:32:17Z", "2025-07-04T14:32:17Z"),
+    )
+    assert [kind_of(s, job.steps) for s in job.steps] == ["setup", "run", "run", "post", "complete"]
+    result = split_steps(job, entries_of(SAMPLE))
+    assert {r.method for r in result if r.step.number != 3} == {"markers"}
+    texts = {r.step.number: [e.text for e in r.entries] for r in result}
+    assert texts[2][0] == "##[group]Run python -m pytest"
+    assert texts[2][-1] == "##[error]Process completed with exit code 1."
+    assert texts[4] == ["Post job cleanup.", "[command]/usr/bin/git version"]
 
 
 def test_an_extra_run_group_lowers_the_confidence_but_drops_no_line() -> None:
