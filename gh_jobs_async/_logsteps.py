@@ -7,6 +7,8 @@ count and kinds match, else by :class:`StepCursor`, which accepts a boundary onl
 next step's time and advances by time windows; each step says how it was found. The JSON
 step times are whole seconds and -1.5 s to +3.6 s off the lines (``docs/github-api.md``
 section 12), so time windows alone misplace lines: they are the fallback, never the rule.
+:class:`StepStream` does the same one entry at a time, for a log that streams: markers in
+order first, :class:`StepCursor` from the first boundary that does not match its step.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ __all__ = [
     "FAILED_STEP_CONCLUSIONS",
     "StepCursor",
     "StepLog",
+    "StepStream",
     "boundary_of",
     "kind_of",
     "ran",
@@ -112,6 +115,7 @@ class StepCursor:
         self.kinds = [kind_of(s, job.steps) for s in self.steps]
         self.index = 0
         self.boundaries = 0
+        self.rejected = 0  # boundaries no step near their time opened with
         self.how: dict[int, Method] = {}
         if self.steps:
             self.how[self.steps[0].number] = "time"
@@ -125,6 +129,7 @@ class StepCursor:
             self.boundaries += 1
             if self._boundary(kind, entry.timestamp):
                 return self.steps[self.index]
+            self.rejected += 1
         if entry.timestamp is not None:
             self._by_time(entry.timestamp)
         return self.steps[self.index]
@@ -159,6 +164,75 @@ class StepCursor:
         if not ran(step):
             return "not run"
         return self.how.get(step.number, "time")
+
+
+class StepStream:
+    """Assigns entries to steps as a log streams, markers first, like `split_steps`.
+
+    The n-th top-level boundary opens the n-th step that ran (sorted by ``number``) while
+    their kinds match, whatever the times say: runner clocks differ from GitHub's. At the
+    first boundary that does not match (another kind, or more boundaries than steps) a
+    `StepCursor` takes over from the current step and places the rest near the steps'
+    times. Lines already placed stay where they are; memory does not grow with the log.
+    """
+
+    def __init__(self, job: Job) -> None:
+        """A stream over the steps of ``job`` that ran."""
+        self._fallback = StepCursor(job)
+        self.steps = self._fallback.steps
+        self.kinds = self._fallback.kinds
+        self._seen = 0  # boundaries before the fallback took over
+        self._opened = 0  # boundaries matched to steps by markers
+        self._matching = True
+
+    def assign(self, entry: LogLine) -> Step | None:
+        """The step ``entry`` belongs to (None only for a job with no step that ran)."""
+        if not self.steps:
+            return None
+        if not self._matching:
+            return self._fallback.assign(entry)
+        kind = boundary_of(entry)
+        if kind is None:
+            return self.steps[max(0, self._opened - 1)]
+        self._seen += 1
+        if self._opened < len(self.steps) and kind == self.kinds[self._opened]:
+            self._opened += 1
+            return self.steps[self._opened - 1]
+        self._matching = False
+        cursor = self._fallback
+        cursor.index = max(0, self._opened - 1)
+        cursor.boundaries = self._seen - 1  # assign() counts this one
+        cursor.how = {s.number: "markers" for s in self.steps[: self._opened]}
+        cursor.how.setdefault(self.steps[0].number, "time")
+        return cursor.assign(entry)
+
+    def method_of(self, step: Step) -> Method:
+        """How this step's lines were found so far (``time`` for a step no boundary opened)."""
+        if self._matching:
+            if not ran(step):
+                return "not run"
+            opened = {s.number for s in self.steps[: self._opened]}
+            return "markers" if step.number in opened else "time"
+        return self._fallback.method_of(step)
+
+    @property
+    def boundaries(self) -> int:
+        """Top-level boundaries seen so far."""
+        return self._fallback.boundaries if self.fell_back else self._seen
+
+    @property
+    def fell_back(self) -> bool:
+        """Whether a boundary did not match its step, so times placed the lines after it."""
+        return not self._matching
+
+    @property
+    def rejected(self) -> int:
+        """Boundaries that opened no step, after the fallback took over."""
+        return self._fallback.rejected
+
+    def sure(self) -> bool:
+        """Whether every step that ran was found by its marker and no boundary was left over."""
+        return not self.fell_back and all(self.method_of(s) == "markers" for s in self.steps)
 
 
 def split_steps(job: Job, entries: Iterable[LogLine]) -> list[StepLog]:

@@ -82,6 +82,42 @@ async def test_a_failed_step_named_post_comment_is_printed(cli: Cli, fake: FakeG
     assert any("##[error]" in line for line in expected)
 
 
+@pytest.mark.parametrize("skew", [6.0, -6.0])
+async def test_a_runner_clock_off_by_seconds_still_splits_by_markers(
+    cli: Cli, fake: FakeGitHub, skew: float
+) -> None:
+    """Step times 6 s off the log's lines: --failed prints exactly the failed step, quietly."""
+    run = fake.add_run(
+        OWNER, REPO, jobs=12, conclusions=("failure",), log_size=60_000, runner_clock_skew=skew
+    )
+    job_id, _, failed = failing_after_checkout(fake, run.job_ids)
+    oracle = fake.log_steps(job_id)
+    expected = [
+        f"{failed['name']}\t{line}"
+        for line, step in zip(_lines(fake, job_id), oracle, strict=True)
+        if step == failed["number"]
+    ]
+    result = await cli.run("view", SLUG, job_id, "--log", "--failed", *cli.api)
+    assert result.code == 0, result
+    assert result.err == ""
+    assert result.out.splitlines() == expected
+
+
+async def test_boundaries_of_the_wrong_kind_are_never_a_silent_guess(
+    cli: Cli, fake: FakeGitHub
+) -> None:
+    """As many boundaries as steps but not of their kinds (a user step "Post X"): one warning."""
+    run = fake.add_run(OWNER, REPO, jobs=12, conclusions=("failure",), log_size=60_000)
+    job_id, steps, failed = failing_after_checkout(fake, run.job_ids)
+    failed["name"] = f"Post {steps[failed['number'] - 2]['name']}"  # after the step it names
+    fake.update_job(job_id, steps=steps)
+    result = await cli.run("view", SLUG, job_id, "--log", "--failed", *cli.api)
+    assert result.code == 0, result
+    assert len(result.err.splitlines()) == 1
+    assert "warning" in result.err
+    assert "may be in the wrong step" in result.err
+
+
 async def test_step_and_tail_select_lines(cli: Cli, fake: FakeGitHub) -> None:
     """--step NAME prints that step alone; --tail N the last N lines; --no-timestamps drops them."""
     job_id = _failed_job(fake)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 from _support import sample_job
 
 from gh_jobs_async import Job, LogLine, split_steps, strip_ansi
-from gh_jobs_async._logsteps import StepCursor, kind_of
+from gh_jobs_async._logsteps import StepCursor, StepStream, kind_of
 from gh_jobs_async._logtext import (
     EntryAssembler,
     LineSplitter,
@@ -266,6 +267,68 @@ def test_a_post_step_is_named_after_an_earlier_step() -> None:
     assert texts[2][0] == "##[group]Run python -m pytest"
     assert texts[2][-1] == "##[error]Process completed with exit code 1."
     assert texts[4] == ["Post job cleanup.", "[command]/usr/bin/git version"]
+
+
+def _shifted(job: Job, seconds: int) -> Job:
+    """``job`` with every step time ``seconds`` later, as from a runner whose clock is behind."""
+    return attrs.evolve(
+        job,
+        steps=[
+            attrs.evolve(
+                s,
+                started_at=s.started_at and s.started_at + timedelta(seconds=seconds),
+                completed_at=s.completed_at and s.completed_at + timedelta(seconds=seconds),
+            )
+            for s in job.steps
+        ],
+    )
+
+
+@pytest.mark.parametrize("seconds", [0, 6, -6, 60])
+def test_a_stream_matches_boundaries_in_order_whatever_the_clocks(seconds: int) -> None:
+    """StepStream puts every line where split_steps does, by markers, with the step times off."""
+    job = _shifted(SAMPLE_JOB, seconds)
+    entries = entries_of(SAMPLE)
+    stream = StepStream(job)
+    owners = [stream.assign(entry) for entry in entries]
+    for part in split_steps(job, entries):
+        assert part.method in {"markers", "not run"}
+        assert [e for e, o in zip(entries, owners, strict=True) if o == part.step] == list(
+            part.entries
+        )
+        assert stream.method_of(part.step) == part.method
+    assert stream.sure()
+    assert (stream.boundaries, stream.rejected, stream.fell_back) == (4, 0, False)
+
+
+def test_a_stream_falls_back_to_time_at_the_first_mismatch_and_says_so() -> None:
+    """An extra Run group: the lines before it stay by markers, the rest go by time; not sure."""
+    extra = SAMPLE.replace(
+        b"2025-07-04T14:32:16.0000000Z Post job cleanup.",
+        b"2025-07-04T14:32:15.9000000Z ##[group]Run inner\n"
+        b"2025-07-04T14:32:16.0000000Z Post job cleanup.",
+    )
+    entries = entries_of(extra)
+    stream = StepStream(SAMPLE_JOB)
+    owners = [stream.assign(entry) for entry in entries]
+    assert all(owner is not None for owner in owners)
+    assert owners[0] == SAMPLE_JOB.steps[0]
+    assert owners[-1] == SAMPLE_JOB.steps[4]
+    assert stream.fell_back
+    assert not stream.sure()
+    assert stream.method_of(SAMPLE_JOB.steps[1]) == "markers"
+    assert stream.boundaries == 5
+
+
+def test_a_stream_with_a_step_no_boundary_opened_is_not_sure() -> None:
+    """Fewer boundaries than steps that ran: the step without one is found by no marker."""
+    entries = [e for e in entries_of(SAMPLE) if not e.text.startswith("Cleaning up orphan")]
+    stream = StepStream(SAMPLE_JOB)
+    for entry in entries:
+        stream.assign(entry)
+    assert not stream.fell_back
+    assert stream.method_of(SAMPLE_JOB.steps[4]) == "time"
+    assert not stream.sure()
 
 
 def test_an_extra_run_group_lowers_the_confidence_but_drops_no_line() -> None:
