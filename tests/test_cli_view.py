@@ -133,6 +133,27 @@ async def test_step_and_tail_select_lines(cli: Cli, fake: FakeGitHub) -> None:
     assert "Nope" in bad.one_line_error(2)
 
 
+async def test_nothing_to_print_is_said_on_stderr(cli: Cli, fake: FakeGitHub) -> None:
+    """--failed on a job with no failed step, --step on a skipped one: no line, one note, 0."""
+    run = fake.add_run(OWNER, REPO, jobs=1, conclusions=("success",), log_size=20_000)
+    result = await cli.run("view", SLUG, run.job_ids[0], "--log", "--failed", *cli.api)
+    assert (result.code, result.out) == (0, ""), result
+    assert result.err.splitlines() == [
+        f"gh-jobs: job {run.job_ids[0]} has no failed step "
+        "(none concluded action_required, failure, startup_failure, timed_out)"
+    ]
+    failed = fake.add_run(OWNER, REPO, jobs=12, conclusions=("failure",), log_size=20_000)
+    job_id, skipped = next(
+        (j, s) for j in failed.job_ids for s in fake.job(j)["steps"] if s["conclusion"] == "skipped"
+    )
+    result = await cli.run("view", SLUG, job_id, "--log", "--step", skipped["number"], *cli.api)
+    assert (result.code, result.out) == (0, ""), result
+    assert result.err.splitlines() == [
+        f"gh-jobs: step {skipped['number']} ({skipped['name']}) did not run (skipped): "
+        "it has no lines"
+    ]
+
+
 async def test_a_closed_pipe_ends_quietly_and_early(cli: Cli, fake: FakeGitHub) -> None:
     """`| head -5` prints 5 lines; gh-jobs exits 0, says nothing, and stops reading the log."""
     size = 64 * MiB

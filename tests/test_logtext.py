@@ -9,6 +9,7 @@ import pytest
 from _support import sample_job
 
 from gh_jobs_async import Job, LogLine, split_steps, strip_ansi
+from gh_jobs_async._cli_view import nothing_to_show
 from gh_jobs_async._logsteps import StepCursor, StepStream, kind_of
 from gh_jobs_async._logtext import (
     EntryAssembler,
@@ -361,3 +362,12 @@ def test_a_job_without_steps_gets_no_result() -> None:
     job = _job()
     assert split_steps(job, entries_of(SAMPLE)) == []
     assert StepCursor(job).assign(entries_of(SAMPLE)[0]) is None
+
+
+def test_nothing_to_show_says_why_no_line_can_be_printed() -> None:
+    """No failed step, or a chosen step that was skipped: a reason; a step that ran: None."""
+    assert nothing_to_show(SAMPLE_JOB, {2}) is None
+    assert nothing_to_show(SAMPLE_JOB, {3}) == (
+        "step 3 (Upload) did not run (skipped): it has no lines"
+    )
+    assert "has no failed step" in (nothing_to_show(SAMPLE_JOB, set()) or "")
