@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 from gh_jobs_async import Client, InvalidArgumentError, Job, LogLine, Step, strip_ansi
 
-from ._logsteps import FAILED_STEP_CONCLUSIONS, StepStream, ran
+from ._logsteps import FAILED_STEP_CONCLUSIONS, StepCursor, ran
 
 __all__ = ["add_view_parser", "run_view"]
 
@@ -141,7 +141,7 @@ async def _view(  # noqa: PLR0917 - the command's whole context
     kept: collections.deque[bytes] | None = None
     if args.tail is not None:
         kept = collections.deque(maxlen=args.tail)
-    cursor = StepStream(job) if job is not None else None
+    cursor = StepCursor(job) if job is not None else None
     async with client.open_log(owner, repo, args.job_id) as log:
         async for entry in log.entries():
             for data in _select(entry, cursor, wanted, args.failed, timestamps, colour):
@@ -164,7 +164,7 @@ def _wanted(job: Job, step: str | None) -> set[int]:
 
 def _select(  # noqa: PLR0917 - one entry's whole context
     entry: LogLine,
-    cursor: StepStream | None,
+    cursor: StepCursor | None,
     wanted: set[int] | None,
     prefixed: bool,
     timestamps: bool,
@@ -180,17 +180,17 @@ def _select(  # noqa: PLR0917 - one entry's whole context
     yield render(entry, timestamps=timestamps, colour=colour, prefix=prefix)
 
 
-def _warn_if_unsure(job: Job, cursor: StepStream) -> None:
-    """One line on stderr unless every step that ran was found by its boundary, in order."""
+def _warn_if_unsure(job: Job, cursor: StepCursor) -> None:
+    """One line on stderr unless every step that ran was found by its boundary."""
     if cursor.sure():
         return
     expected = sum(1 for step in job.steps if ran(step))
     found = f"the log has {cursor.boundaries} step boundaries for {expected} steps that ran"
-    if cursor.fell_back:
-        how = (
-            f"from the first that did not match its step on ({cursor.rejected} rejected), "
-            "lines were assigned by boundaries near each step's start time and by time windows"
-        )
-    else:
-        how = "the lines of a step without one went to the step before it"
-    sys.stderr.write(f"gh-jobs: warning: {found}; {how}, and may be in the wrong step\n")
+    how = f"{cursor.rejected} matched no step near its time" if cursor.rejected else ""
+    missing = sum(1 for s in cursor.steps if cursor.method_of(s) != "markers+time")
+    if missing:
+        how = ", ".join(filter(None, [how, f"{missing} steps were found by time alone"]))
+    sys.stderr.write(
+        f"gh-jobs: warning: {found} ({how}); lines were assigned by boundaries near each "
+        "step's start time and by time windows, and may be in the wrong step\n"
+    )

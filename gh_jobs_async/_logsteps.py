@@ -7,8 +7,7 @@ count and kinds match, else by :class:`StepCursor`, which accepts a boundary onl
 next step's time and advances by time windows; each step says how it was found. The JSON
 step times are whole seconds and -1.5 s to +3.6 s off the lines (``docs/github-api.md``
 section 12), so time windows alone misplace lines: they are the fallback, never the rule.
-:class:`StepStream` does the same one entry at a time, for a log that streams: markers in
-order first, :class:`StepCursor` from the first boundary that does not match its step.
+:class:`StepCursor` corrects for the runner's clock offset, learned from the setup line.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ __all__ = [
     "FAILED_STEP_CONCLUSIONS",
     "StepCursor",
     "StepLog",
-    "StepStream",
     "boundary_of",
     "kind_of",
     "ran",
@@ -38,6 +36,9 @@ FAILED_STEP_CONCLUSIONS = frozenset({"failure", "timed_out", "startup_failure", 
 # A line is at most ~3.6 s before its step's JSON start (the times are -1.5 s to +3.6 s off and
 # truncated to the second); a wider slack lets inner groups of short steps pass for boundaries.
 _TOLERANCE = timedelta(seconds=4)
+# The runner's clock offset is learned from the setup line, itself up to a few tenths of a
+# second off its step's JSON start: boundaries get that much more slack once it is known.
+_OFFSET_SLACK = timedelta(seconds=0.25)
 
 Method = Literal["markers", "markers+time", "time", "not run"]
 Confidence = Literal["high", "medium", "low"]
@@ -100,13 +101,20 @@ class StepLog:
 
 
 class StepCursor:
-    """Assigns entries to steps one at a time, as a log streams (the fallback of `split_steps`).
+    """Assigns entries to steps one at a time, as a log streams (the fallback of `split_steps`,
+    and what ``gh-jobs view --failed`` uses).
 
     Starts in the first step that ran. A boundary line moves to the nearest later step
     that opens with that boundary and whose JSON ``started_at`` is at most a few seconds
     after the line; a line later than the current step's ``completed_at`` (plus the same
     tolerance) with no boundary moves to the step whose window holds it. Lines without a
     timestamp stay where they are. No line is ever left without a step.
+
+    The lines carry the runner's clock, the JSON times GitHub's: a self-hosted runner's
+    clock may be seconds or minutes off. The offset is learned from the setup line (the
+    first step's opening, against that step's ``started_at``) and every later comparison
+    is made on corrected times, so a skewed clock neither rejects every boundary nor lets
+    a composite action's inner ``Run`` groups pass for the next steps.
     """
 
     def __init__(self, job: Job) -> None:
@@ -116,6 +124,7 @@ class StepCursor:
         self.index = 0
         self.boundaries = 0
         self.rejected = 0  # boundaries no step near their time opened with
+        self.offset: timedelta | None = None  # the runner's clock minus GitHub's, once known
         self.how: dict[int, Method] = {}
         if self.steps:
             self.how[self.steps[0].number] = "time"
@@ -125,23 +134,37 @@ class StepCursor:
         if not self.steps:
             return None
         kind = boundary_of(entry)
+        when = entry.timestamp
+        if kind == "setup" and self.boundaries == 0 and when is not None:
+            first = self.steps[0].started_at
+            if first is not None and self.kinds[0] == "setup":
+                self.offset = when - first
+        if when is not None and self.offset is not None:
+            when -= self.offset
         if kind is not None:
             self.boundaries += 1
-            if self._boundary(kind, entry.timestamp):
+            if self._boundary(kind, when):
                 return self.steps[self.index]
             self.rejected += 1
-        if entry.timestamp is not None:
-            self._by_time(entry.timestamp)
+        if when is not None:
+            self._by_time(when)
         return self.steps[self.index]
+
+    def sure(self) -> bool:
+        """Whether every step that ran so far was opened by its boundary and no boundary
+        was left over (so no line was placed by time alone)."""
+        opened = all(self.how.get(s.number) == "markers+time" for s in self.steps)
+        return opened and self.rejected == 0
 
     def _boundary(self, kind: Boundary, when: datetime | None) -> bool:
         start = 0 if self.boundaries == 1 and kind == "setup" else self.index + 1
+        slack = _TOLERANCE + (_OFFSET_SLACK if self.offset is not None else timedelta(0))
         for index in range(start, len(self.steps)):
             step = self.steps[index]
             if self.kinds[index] != kind:
                 continue
             begins = step.started_at
-            if when is not None and begins is not None and when < begins - _TOLERANCE:
+            if when is not None and begins is not None and when < begins - slack:
                 return False
             self.index = index
             self.how[step.number] = "markers+time"
@@ -164,75 +187,6 @@ class StepCursor:
         if not ran(step):
             return "not run"
         return self.how.get(step.number, "time")
-
-
-class StepStream:
-    """Assigns entries to steps as a log streams, markers first, like `split_steps`.
-
-    The n-th top-level boundary opens the n-th step that ran (sorted by ``number``) while
-    their kinds match, whatever the times say: runner clocks differ from GitHub's. At the
-    first boundary that does not match (another kind, or more boundaries than steps) a
-    `StepCursor` takes over from the current step and places the rest near the steps'
-    times. Lines already placed stay where they are; memory does not grow with the log.
-    """
-
-    def __init__(self, job: Job) -> None:
-        """A stream over the steps of ``job`` that ran."""
-        self._fallback = StepCursor(job)
-        self.steps = self._fallback.steps
-        self.kinds = self._fallback.kinds
-        self._seen = 0  # boundaries before the fallback took over
-        self._opened = 0  # boundaries matched to steps by markers
-        self._matching = True
-
-    def assign(self, entry: LogLine) -> Step | None:
-        """The step ``entry`` belongs to (None only for a job with no step that ran)."""
-        if not self.steps:
-            return None
-        if not self._matching:
-            return self._fallback.assign(entry)
-        kind = boundary_of(entry)
-        if kind is None:
-            return self.steps[max(0, self._opened - 1)]
-        self._seen += 1
-        if self._opened < len(self.steps) and kind == self.kinds[self._opened]:
-            self._opened += 1
-            return self.steps[self._opened - 1]
-        self._matching = False
-        cursor = self._fallback
-        cursor.index = max(0, self._opened - 1)
-        cursor.boundaries = self._seen - 1  # assign() counts this one
-        cursor.how = {s.number: "markers" for s in self.steps[: self._opened]}
-        cursor.how.setdefault(self.steps[0].number, "time")
-        return cursor.assign(entry)
-
-    def method_of(self, step: Step) -> Method:
-        """How this step's lines were found so far (``time`` for a step no boundary opened)."""
-        if self._matching:
-            if not ran(step):
-                return "not run"
-            opened = {s.number for s in self.steps[: self._opened]}
-            return "markers" if step.number in opened else "time"
-        return self._fallback.method_of(step)
-
-    @property
-    def boundaries(self) -> int:
-        """Top-level boundaries seen so far."""
-        return self._fallback.boundaries if self.fell_back else self._seen
-
-    @property
-    def fell_back(self) -> bool:
-        """Whether a boundary did not match its step, so times placed the lines after it."""
-        return not self._matching
-
-    @property
-    def rejected(self) -> int:
-        """Boundaries that opened no step, after the fallback took over."""
-        return self._fallback.rejected
-
-    def sure(self) -> bool:
-        """Whether every step that ran was found by its marker and no boundary was left over."""
-        return not self.fell_back and all(self.method_of(s) == "markers" for s in self.steps)
 
 
 def split_steps(job: Job, entries: Iterable[LogLine]) -> list[StepLog]:

@@ -14,6 +14,7 @@ from gh_jobs_async import (
     LogsNotAvailableError,
     split_steps,
 )
+from gh_jobs_async._logsteps import StepCursor
 from gh_jobs_async._logtext import entries_of
 from gh_jobs_async.testing import FakeConfig, Fault
 
@@ -253,3 +254,37 @@ async def test_inline_logs_and_empty_logs_read_the_same() -> None:
         assert await client.tail_log(OWNER, REPO, job_id) == []
         async with client.open_log(OWNER, REPO, job_id) as log:
             assert [entry async for entry in log.entries()] == []
+
+
+@pytest.mark.parametrize("skew", [0.0, 6.0, -6.0, 30.0])
+async def test_the_streaming_cursor_agrees_with_the_oracle_whatever_the_runner_clock(
+    skew: float,
+) -> None:
+    """What `gh-jobs view --failed` streams through: with the runner's clock off by seconds
+    (the fake's steps' JSON times moved, the log unchanged), every line of a plain job is
+    in its step; in composite jobs (inner Run groups) at most 3% are misplaced."""
+    async with serve() as (fake, client):
+        wrong = {False: 0, True: 0}
+        lines = {False: 0, True: 0}
+        for composite in (False, True):
+            run = fake.add_run(
+                jobs=20,
+                log_size=[20_000, 60_000, 5_000],
+                conclusions=("failure", "success"),
+                composite=composite,
+                runner_clock_skew=skew,
+            )
+            for job_id in run.job_ids:
+                job = await client.get_job(OWNER, REPO, job_id)
+                oracle = fake.log_steps(job_id)
+                cursor = StepCursor(job)
+                async with client.open_log(OWNER, REPO, job_id) as log:
+                    async for entry in log.entries():
+                        step = cursor.assign(entry)
+                        if step is not None and entry.number:
+                            lines[composite] += 1
+                            wrong[composite] += oracle[entry.number - 1] != step.number
+    assert lines[False] > 5_000
+    assert lines[True] > 5_000
+    assert wrong[False] == 0
+    assert wrong[True] <= 0.03 * lines[True], f"{wrong[True]} of {lines[True]} misplaced"

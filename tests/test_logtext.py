@@ -10,7 +10,7 @@ from _support import sample_job
 
 from gh_jobs_async import Job, LogLine, split_steps, strip_ansi
 from gh_jobs_async._cli_view import nothing_to_show
-from gh_jobs_async._logsteps import StepCursor, StepStream, kind_of
+from gh_jobs_async._logsteps import StepCursor, kind_of
 from gh_jobs_async._logtext import (
     EntryAssembler,
     LineSplitter,
@@ -286,50 +286,52 @@ def _shifted(job: Job, seconds: int) -> Job:
 
 
 @pytest.mark.parametrize("seconds", [0, 6, -6, 60])
-def test_a_stream_matches_boundaries_in_order_whatever_the_clocks(seconds: int) -> None:
-    """StepStream puts every line where split_steps does, by markers, with the step times off."""
+def test_the_cursor_corrects_for_the_runner_clock(seconds: int) -> None:
+    """With the step times off by seconds or a minute (a self-hosted runner's clock), the
+    streaming cursor learns the offset at the setup line and puts every line where
+    split_steps does, each step opened by its boundary."""
     job = _shifted(SAMPLE_JOB, seconds)
     entries = entries_of(SAMPLE)
-    stream = StepStream(job)
-    owners = [stream.assign(entry) for entry in entries]
+    cursor = StepCursor(job)
+    owners = [cursor.assign(entry) for entry in entries]
     for part in split_steps(job, entries):
         assert part.method in {"markers", "not run"}
         assert [e for e, o in zip(entries, owners, strict=True) if o == part.step] == list(
             part.entries
         )
-        assert stream.method_of(part.step) == part.method
-    assert stream.sure()
-    assert (stream.boundaries, stream.rejected, stream.fell_back) == (4, 0, False)
+    assert cursor.offset == timedelta(seconds=-0.9 - seconds)  # setup line 0.9 s before
+    assert cursor.sure()
+    assert (cursor.boundaries, cursor.rejected) == (4, 0)
 
 
-def test_a_stream_falls_back_to_time_at_the_first_mismatch_and_says_so() -> None:
-    """An extra Run group: the lines before it stay by markers, the rest go by time; not sure."""
+def test_an_inner_run_group_is_rejected_and_the_cursor_says_it_is_unsure() -> None:
+    """An extra Run group just before the post step: it opens no step (no later step runs
+    something), the lines around it stay in their steps, and the cursor is not sure."""
     extra = SAMPLE.replace(
         b"2025-07-04T14:32:16.0000000Z Post job cleanup.",
         b"2025-07-04T14:32:15.9000000Z ##[group]Run inner\n"
         b"2025-07-04T14:32:16.0000000Z Post job cleanup.",
     )
     entries = entries_of(extra)
-    stream = StepStream(SAMPLE_JOB)
-    owners = [stream.assign(entry) for entry in entries]
-    assert all(owner is not None for owner in owners)
+    cursor = StepCursor(SAMPLE_JOB)
+    owners = [cursor.assign(entry) for entry in entries]
+    inner = next(i for i, e in enumerate(entries) if e.text == "##[group]Run inner")
+    assert owners[inner] == SAMPLE_JOB.steps[1]
     assert owners[0] == SAMPLE_JOB.steps[0]
     assert owners[-1] == SAMPLE_JOB.steps[4]
-    assert stream.fell_back
-    assert not stream.sure()
-    assert stream.method_of(SAMPLE_JOB.steps[1]) == "markers"
-    assert stream.boundaries == 5
+    assert (cursor.boundaries, cursor.rejected) == (5, 1)
+    assert not cursor.sure()
 
 
-def test_a_stream_with_a_step_no_boundary_opened_is_not_sure() -> None:
-    """Fewer boundaries than steps that ran: the step without one is found by no marker."""
+def test_a_step_no_boundary_opened_makes_the_cursor_unsure() -> None:
+    """Fewer boundaries than steps that ran: the step without one is found by time."""
     entries = [e for e in entries_of(SAMPLE) if not e.text.startswith("Cleaning up orphan")]
-    stream = StepStream(SAMPLE_JOB)
+    cursor = StepCursor(SAMPLE_JOB)
     for entry in entries:
-        stream.assign(entry)
-    assert not stream.fell_back
-    assert stream.method_of(SAMPLE_JOB.steps[4]) == "time"
-    assert not stream.sure()
+        cursor.assign(entry)
+    assert cursor.rejected == 0
+    assert cursor.method_of(SAMPLE_JOB.steps[4]) == "time"
+    assert not cursor.sure()
 
 
 def test_an_extra_run_group_lowers_the_confidence_but_drops_no_line() -> None:
