@@ -61,6 +61,18 @@ def pick_step(job: Job, wanted: str) -> Step:
     raise InvalidArgumentError("--step", wanted, f"job {job.id} has no such step ({names})")
 
 
+def nothing_to_show(job: Job, wanted: set[int]) -> str | None:
+    """Why the ``wanted`` steps of ``job`` can have no line (none failed, or one did not run)."""
+    if not wanted:
+        conclusions = ", ".join(sorted(FAILED_STEP_CONCLUSIONS))
+        return f"job {job.id} has no failed step (none concluded {conclusions})"
+    steps = [s for s in job.steps if s.number in wanted]
+    if len(steps) == 1 and not ran(steps[0]):
+        step = steps[0]
+        return f"step {step.number} ({step.name}) did not run ({step.conclusion}): it has no lines"
+    return None
+
+
 def render(entry: LogLine, *, timestamps: bool, colour: bool, prefix: str = "") -> bytes:
     """An entry as output lines: optional timestamp, colours kept or stripped, a prefix."""
     text = entry.text if colour else strip_ansi(entry.text)
@@ -121,10 +133,11 @@ async def _view(  # noqa: PLR0917 - the command's whole context
     wanted: set[int] | None = None
     if args.failed or args.step is not None:
         job = await client.get_job(owner, repo, args.job_id)
-        if args.step is not None:
-            wanted = {pick_step(job, args.step).number}
-        else:
-            wanted = {s.number for s in job.steps if str(s.conclusion) in FAILED_STEP_CONCLUSIONS}
+        wanted = _wanted(job, args.step)
+        note = nothing_to_show(job, wanted)
+        if note is not None:  # no line to print: say why rather than print nothing
+            sys.stderr.write(f"gh-jobs: {note}\n")
+            return
     kept: collections.deque[bytes] | None = None
     if args.tail is not None:
         kept = collections.deque(maxlen=args.tail)
@@ -140,6 +153,13 @@ async def _view(  # noqa: PLR0917 - the command's whole context
         out.write(data)
     if job is not None and cursor is not None:
         _warn_if_unsure(job, cursor)
+
+
+def _wanted(job: Job, step: str | None) -> set[int]:
+    """The numbers of the steps to print: ``step``'s, or the failed ones."""
+    if step is not None:
+        return {pick_step(job, step).number}
+    return {s.number for s in job.steps if str(s.conclusion) in FAILED_STEP_CONCLUSIONS}
 
 
 def _select(  # noqa: PLR0917 - one entry's whole context
@@ -161,11 +181,16 @@ def _select(  # noqa: PLR0917 - one entry's whole context
 
 
 def _warn_if_unsure(job: Job, cursor: StepCursor) -> None:
-    """Say so when the boundaries did not match the steps: lines were placed by time too."""
+    """One line on stderr unless every step that ran was found by its boundary."""
+    if cursor.sure():
+        return
     expected = sum(1 for step in job.steps if ran(step))
-    if cursor.boundaries != expected:
-        sys.stderr.write(
-            f"gh-jobs: warning: the log has {cursor.boundaries} step boundaries for "
-            f"{expected} steps that ran; lines were assigned by boundaries near each "
-            "step's start time and by time windows, and may be in the wrong step\n"
-        )
+    found = f"the log has {cursor.boundaries} step boundaries for {expected} steps that ran"
+    how = f"{cursor.rejected} matched no step near its time" if cursor.rejected else ""
+    missing = sum(1 for s in cursor.steps if cursor.method_of(s) != "markers+time")
+    if missing:
+        how = ", ".join(filter(None, [how, f"{missing} steps were found by time alone"]))
+    sys.stderr.write(
+        f"gh-jobs: warning: {found} ({how}); lines were assigned by boundaries near each "
+        "step's start time and by time windows, and may be in the wrong step\n"
+    )

@@ -7,6 +7,7 @@ count and kinds match, else by :class:`StepCursor`, which accepts a boundary onl
 next step's time and advances by time windows; each step says how it was found. The JSON
 step times are whole seconds and -1.5 s to +3.6 s off the lines (``docs/github-api.md``
 section 12), so time windows alone misplace lines: they are the fallback, never the rule.
+:class:`StepCursor` corrects for the runner's clock offset, learned from the setup line.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ FAILED_STEP_CONCLUSIONS = frozenset({"failure", "timed_out", "startup_failure", 
 # A line is at most ~3.6 s before its step's JSON start (the times are -1.5 s to +3.6 s off and
 # truncated to the second); a wider slack lets inner groups of short steps pass for boundaries.
 _TOLERANCE = timedelta(seconds=4)
+# The runner's clock offset is learned from the setup line, itself up to a few tenths of a
+# second off its step's JSON start: boundaries get that much more slack once it is known.
+_OFFSET_SLACK = timedelta(seconds=0.25)
 
 Method = Literal["markers", "markers+time", "time", "not run"]
 Confidence = Literal["high", "medium", "low"]
@@ -56,13 +60,21 @@ def boundary_of(entry: LogLine) -> Boundary | None:
     return None
 
 
-def kind_of(step: Step) -> Boundary:
-    """The boundary a step opens with, from its name."""
+def kind_of(step: Step, steps: Iterable[Step] = ()) -> Boundary:
+    """The boundary a step opens with, from its name and the names of the job's ``steps``.
+
+    GitHub names a post step ``Post <name of the step it cleans up after>``, so a step is a
+    post step only when an earlier step (a lower ``number``) has the rest of its name, or
+    when it is ``Post job cleanup.``: a user's step named ``Post comment`` runs something.
+    """
     if step.name == "Set up job":
         return "setup"
     if step.name == "Complete job":
         return "complete"
-    if step.name.startswith("Post "):
+    if step.name == "Post job cleanup.":
+        return "post"
+    original = step.name.removeprefix("Post ")
+    if original != step.name and any(s.name == original and s.number < step.number for s in steps):
         return "post"
     return "run"
 
@@ -89,20 +101,30 @@ class StepLog:
 
 
 class StepCursor:
-    """Assigns entries to steps one at a time, as a log streams (the fallback of `split_steps`).
+    """Assigns entries to steps one at a time, as a log streams (the fallback of `split_steps`,
+    and what ``gh-jobs view --failed`` uses).
 
     Starts in the first step that ran. A boundary line moves to the nearest later step
     that opens with that boundary and whose JSON ``started_at`` is at most a few seconds
     after the line; a line later than the current step's ``completed_at`` (plus the same
     tolerance) with no boundary moves to the step whose window holds it. Lines without a
     timestamp stay where they are. No line is ever left without a step.
+
+    The lines carry the runner's clock, the JSON times GitHub's: a self-hosted runner's
+    clock may be seconds or minutes off. The offset is learned from the setup line (the
+    first step's opening, against that step's ``started_at``) and every later comparison
+    is made on corrected times, so a skewed clock neither rejects every boundary nor lets
+    a composite action's inner ``Run`` groups pass for the next steps.
     """
 
     def __init__(self, job: Job) -> None:
         """A cursor over the steps of ``job`` that ran, sorted by ``number``."""
         self.steps = sorted((s for s in job.steps if ran(s)), key=lambda s: s.number)
+        self.kinds = [kind_of(s, job.steps) for s in self.steps]
         self.index = 0
         self.boundaries = 0
+        self.rejected = 0  # boundaries no step near their time opened with
+        self.offset: timedelta | None = None  # the runner's clock minus GitHub's, once known
         self.how: dict[int, Method] = {}
         if self.steps:
             self.how[self.steps[0].number] = "time"
@@ -112,22 +134,37 @@ class StepCursor:
         if not self.steps:
             return None
         kind = boundary_of(entry)
+        when = entry.timestamp
+        if kind == "setup" and self.boundaries == 0 and when is not None:
+            first = self.steps[0].started_at
+            if first is not None and self.kinds[0] == "setup":
+                self.offset = when - first
+        if when is not None and self.offset is not None:
+            when -= self.offset
         if kind is not None:
             self.boundaries += 1
-            if self._boundary(kind, entry.timestamp):
+            if self._boundary(kind, when):
                 return self.steps[self.index]
-        if entry.timestamp is not None:
-            self._by_time(entry.timestamp)
+            self.rejected += 1
+        if when is not None:
+            self._by_time(when)
         return self.steps[self.index]
+
+    def sure(self) -> bool:
+        """Whether every step that ran so far was opened by its boundary and no boundary
+        was left over (so no line was placed by time alone)."""
+        opened = all(self.how.get(s.number) == "markers+time" for s in self.steps)
+        return opened and self.rejected == 0
 
     def _boundary(self, kind: Boundary, when: datetime | None) -> bool:
         start = 0 if self.boundaries == 1 and kind == "setup" else self.index + 1
+        slack = _TOLERANCE + (_OFFSET_SLACK if self.offset is not None else timedelta(0))
         for index in range(start, len(self.steps)):
             step = self.steps[index]
-            if kind_of(step) != kind:
+            if self.kinds[index] != kind:
                 continue
             begins = step.started_at
-            if when is not None and begins is not None and when < begins - _TOLERANCE:
+            if when is not None and begins is not None and when < begins - slack:
                 return False
             self.index = index
             self.how[step.number] = "markers+time"
@@ -168,7 +205,7 @@ def split_steps(job: Job, entries: Iterable[LogLine]) -> list[StepLog]:
     ran_steps = [s for s in steps if ran(s)]
     if not ran_steps:
         return []
-    owners = _by_markers(ran_steps, items)
+    owners = _by_markers(ran_steps, [kind_of(s, steps) for s in ran_steps], items)
     methods: dict[int, Method]
     if owners is not None:
         methods = dict.fromkeys((s.number for s in ran_steps), "markers")
@@ -198,12 +235,12 @@ _CONFIDENCE: dict[Method, Confidence] = {
 }
 
 
-def _by_markers(ran_steps: list[Step], items: list[LogLine]) -> list[Step] | None:
+def _by_markers(
+    ran_steps: list[Step], kinds: list[Boundary], items: list[LogLine]
+) -> list[Step] | None:
     """Owners by boundaries zipped with the steps that ran, or None if they do not match."""
     found = [(i, kind) for i, entry in enumerate(items) if (kind := boundary_of(entry))]
-    if len(found) != len(ran_steps):
-        return None
-    if any(kind != kind_of(step) for (_, kind), step in zip(found, ran_steps, strict=True)):
+    if [kind for _, kind in found] != kinds:
         return None
     owners: list[Step] = []
     current = 0

@@ -169,3 +169,15 @@ async def run_gh_jobs(fake: FakeGitHub, *args: object, timeout: float) -> CliRes
             await proc.communicate()
     assert proc.returncode is not None
     return CliResult(proc.returncode, out.decode(), err.decode())
+
+
+def failing_after_checkout(
+    fake: FakeGitHub, job_ids: list[int]
+) -> tuple[int, list[dict[str, Any]], dict[str, Any]]:
+    """A job whose failing step follows its checkout, which has a post step: id, steps, step."""
+    for job_id in job_ids:
+        steps = fake.job(job_id)["steps"]
+        failed = [s for s in steps if s["conclusion"] == "failure"]
+        if failed and failed[0]["number"] > 2 and len(steps) > 5:
+            return job_id, steps, failed[0]
+    raise AssertionError("no job fails after its checkout")

@@ -7,6 +7,7 @@ import sys
 from collections.abc import AsyncIterator
 
 import pytest
+from _support import failing_after_checkout
 from test_cli import OWNER, REPO, SLUG, Cli
 
 from gh_jobs_async import strip_ansi
@@ -62,6 +63,61 @@ async def test_failed_prints_exactly_the_failed_steps_lines(cli: Cli, fake: Fake
     assert "\x1b[" not in result.out  # a pipe is not a terminal: colours stripped
 
 
+async def test_a_failed_step_named_post_comment_is_printed(cli: Cli, fake: FakeGitHub) -> None:
+    """A failing user step named "Post comment" is no post step: --failed prints its lines."""
+    run = fake.add_run(OWNER, REPO, jobs=12, conclusions=("failure",), log_size=60_000)
+    job_id, steps, failed = failing_after_checkout(fake, run.job_ids)
+    failed["name"] = "Post comment"
+    fake.update_job(job_id, steps=steps)
+    oracle = fake.log_steps(job_id)
+    expected = [
+        f"Post comment\t{line}"
+        for line, step in zip(_lines(fake, job_id), oracle, strict=True)
+        if step == failed["number"]
+    ]
+    result = await cli.run("view", SLUG, job_id, "--log", "--failed", *cli.api)
+    assert result.code == 0, result
+    assert result.err == ""
+    assert result.out.splitlines() == expected
+    assert any("##[error]" in line for line in expected)
+
+
+@pytest.mark.parametrize("skew", [6.0, -6.0])
+async def test_a_runner_clock_off_by_seconds_still_splits_by_markers(
+    cli: Cli, fake: FakeGitHub, skew: float
+) -> None:
+    """Step times 6 s off the log's lines: --failed prints exactly the failed step, quietly."""
+    run = fake.add_run(
+        OWNER, REPO, jobs=12, conclusions=("failure",), log_size=60_000, runner_clock_skew=skew
+    )
+    job_id, _, failed = failing_after_checkout(fake, run.job_ids)
+    oracle = fake.log_steps(job_id)
+    expected = [
+        f"{failed['name']}\t{line}"
+        for line, step in zip(_lines(fake, job_id), oracle, strict=True)
+        if step == failed["number"]
+    ]
+    result = await cli.run("view", SLUG, job_id, "--log", "--failed", *cli.api)
+    assert result.code == 0, result
+    assert result.err == ""
+    assert result.out.splitlines() == expected
+
+
+async def test_boundaries_of_the_wrong_kind_are_never_a_silent_guess(
+    cli: Cli, fake: FakeGitHub
+) -> None:
+    """As many boundaries as steps but not of their kinds (a user step "Post X"): one warning."""
+    run = fake.add_run(OWNER, REPO, jobs=12, conclusions=("failure",), log_size=60_000)
+    job_id, steps, failed = failing_after_checkout(fake, run.job_ids)
+    failed["name"] = f"Post {steps[failed['number'] - 2]['name']}"  # after the step it names
+    fake.update_job(job_id, steps=steps)
+    result = await cli.run("view", SLUG, job_id, "--log", "--failed", *cli.api)
+    assert result.code == 0, result
+    assert len(result.err.splitlines()) == 1
+    assert "warning" in result.err
+    assert "may be in the wrong step" in result.err
+
+
 async def test_step_and_tail_select_lines(cli: Cli, fake: FakeGitHub) -> None:
     """--step NAME prints that step alone; --tail N the last N lines; --no-timestamps drops them."""
     job_id = _failed_job(fake)
@@ -75,6 +131,27 @@ async def test_step_and_tail_select_lines(cli: Cli, fake: FakeGitHub) -> None:
     assert tail.out.splitlines() == [line.split(" ", 1)[1] for line in lines[-3:]]
     bad = await cli.run("view", SLUG, job_id, "--log", "--step", "Nope", *cli.api)
     assert "Nope" in bad.one_line_error(2)
+
+
+async def test_nothing_to_print_is_said_on_stderr(cli: Cli, fake: FakeGitHub) -> None:
+    """--failed on a job with no failed step, --step on a skipped one: no line, one note, 0."""
+    run = fake.add_run(OWNER, REPO, jobs=1, conclusions=("success",), log_size=20_000)
+    result = await cli.run("view", SLUG, run.job_ids[0], "--log", "--failed", *cli.api)
+    assert (result.code, result.out) == (0, ""), result
+    assert result.err.splitlines() == [
+        f"gh-jobs: job {run.job_ids[0]} has no failed step "
+        "(none concluded action_required, failure, startup_failure, timed_out)"
+    ]
+    failed = fake.add_run(OWNER, REPO, jobs=12, conclusions=("failure",), log_size=20_000)
+    job_id, skipped = next(
+        (j, s) for j in failed.job_ids for s in fake.job(j)["steps"] if s["conclusion"] == "skipped"
+    )
+    result = await cli.run("view", SLUG, job_id, "--log", "--step", skipped["number"], *cli.api)
+    assert (result.code, result.out) == (0, ""), result
+    assert result.err.splitlines() == [
+        f"gh-jobs: step {skipped['number']} ({skipped['name']}) did not run (skipped): "
+        "it has no lines"
+    ]
 
 
 async def test_a_closed_pipe_ends_quietly_and_early(cli: Cli, fake: FakeGitHub) -> None:

@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from _support import serve
+from _support import failing_after_checkout, serve
 
 from gh_jobs_async import (
     InvalidArgumentError,
@@ -14,6 +14,7 @@ from gh_jobs_async import (
     LogsNotAvailableError,
     split_steps,
 )
+from gh_jobs_async._logsteps import StepCursor
 from gh_jobs_async._logtext import entries_of
 from gh_jobs_async.testing import FakeConfig, Fault
 
@@ -216,6 +217,28 @@ async def test_split_steps_agrees_with_the_oracle_over_many_job_shapes() -> None
     assert shapes == {"markers", "fallback", "skipped steps", "zero-second step", "no steps"}
 
 
+async def test_a_user_step_named_post_something_is_not_a_post_step() -> None:
+    """A failing step named "Post comment" keeps its Run group and error; the post step its own."""
+    async with serve() as (fake, client):
+        run = fake.add_run(jobs=12, log_size=60_000, conclusions=("failure",))
+        job_id, steps, failed = failing_after_checkout(fake, run.job_ids)
+        failed["name"] = "Post comment"
+        fake.update_job(job_id, steps=steps)
+        job = await client.get_job(OWNER, REPO, job_id)
+        oracle = fake.log_steps(job_id)
+        async with client.open_log(OWNER, REPO, job_id) as log:
+            entries = [entry async for entry in log.entries()]
+    result = split_steps(job, entries)
+    assert {r.method for r in result if r.step.conclusion != "skipped"} == {"markers"}
+    for r in result:
+        assert {oracle[e.number - 1] for e in r.entries if e.number} <= {r.step.number}
+    (mine,) = [r for r in result if r.step.number == failed["number"]]
+    assert mine.entries[0].text.startswith("##[group]Run ")
+    assert any(e.marker == "error" for e in mine.entries)
+    (post,) = [r for r in result if r.step.name.startswith("Post Run ")]
+    assert post.entries[0].text == "Post job cleanup."
+
+
 async def test_inline_logs_and_empty_logs_read_the_same() -> None:
     """A log GitHub returns inline (200 from the API) and an empty log both read correctly."""
     async with serve(FakeConfig(logs_mode="inline")) as (fake, client):
@@ -231,3 +254,37 @@ async def test_inline_logs_and_empty_logs_read_the_same() -> None:
         assert await client.tail_log(OWNER, REPO, job_id) == []
         async with client.open_log(OWNER, REPO, job_id) as log:
             assert [entry async for entry in log.entries()] == []
+
+
+@pytest.mark.parametrize("skew", [0.0, 6.0, -6.0, 30.0])
+async def test_the_streaming_cursor_agrees_with_the_oracle_whatever_the_runner_clock(
+    skew: float,
+) -> None:
+    """What `gh-jobs view --failed` streams through: with the runner's clock off by seconds
+    (the fake's steps' JSON times moved, the log unchanged), every line of a plain job is
+    in its step; in composite jobs (inner Run groups) at most 3% are misplaced."""
+    async with serve() as (fake, client):
+        wrong = {False: 0, True: 0}
+        lines = {False: 0, True: 0}
+        for composite in (False, True):
+            run = fake.add_run(
+                jobs=20,
+                log_size=[20_000, 60_000, 5_000],
+                conclusions=("failure", "success"),
+                composite=composite,
+                runner_clock_skew=skew,
+            )
+            for job_id in run.job_ids:
+                job = await client.get_job(OWNER, REPO, job_id)
+                oracle = fake.log_steps(job_id)
+                cursor = StepCursor(job)
+                async with client.open_log(OWNER, REPO, job_id) as log:
+                    async for entry in log.entries():
+                        step = cursor.assign(entry)
+                        if step is not None and entry.number:
+                            lines[composite] += 1
+                            wrong[composite] += oracle[entry.number - 1] != step.number
+    assert lines[False] > 5_000
+    assert lines[True] > 5_000
+    assert wrong[False] == 0
+    assert wrong[True] <= 0.03 * lines[True], f"{wrong[True]} of {lines[True]} misplaced"

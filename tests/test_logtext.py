@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 from _support import sample_job
 
 from gh_jobs_async import Job, LogLine, split_steps, strip_ansi
-from gh_jobs_async._logsteps import StepCursor
+from gh_jobs_async._cli_view import nothing_to_show
+from gh_jobs_async._logsteps import StepCursor, kind_of
 from gh_jobs_async._logtext import (
     EntryAssembler,
     LineSplitter,
@@ -67,7 +69,8 @@ SAMPLE_JOB = _job(
     ("Set up job", "success", "2025-07-04T14:32:11Z", "2025-07-04T14:32:13Z"),
     ("Run python -m pytest", "failure", "2025-07-04T14:32:13Z", "2025-07-04T14:32:16Z"),
     ("Upload", "skipped", "2025-07-04T14:32:16Z", "2025-07-04T14:32:16Z"),
-    ("Post Run actions/checkout@v4", "success", "2025-07-04T14:32:16Z", "2025-07-04T14:32:17Z"),
+    # GitHub names a post step after the step it cleans up after, an earlier one
+    ("Post Run python -m pytest", "success", "2025-07-04T14:32:16Z", "2025-07-04T14:32:17Z"),
     ("Complete job", "success", "2025-07-04T14:32:17Z", "2025-07-04T14:32:17Z"),
 )
 
@@ -249,6 +252,88 @@ def test_split_steps_by_markers() -> None:
     assert (result[2].method, result[2].confidence) == ("not run", "high")
 
 
+def test_a_post_step_is_named_after_an_earlier_step() -> None:
+    """A step "Post X" is a post step only after a step X; "Post comment" alone runs something."""
+    job = _job(
+        ("Set up job", "success", "2025-07-04T14:32:11Z", "2025-07-04T14:32:13Z"),
+        ("Post comment", "failure", "2025-07-04T14:32:13Z", "2025-07-04T14:32:16Z"),
+        ("Post to Slack", "skipped", "2025-07-04T14:32:16Z", "2025-07-04T14:32:16Z"),
+        ("Post Post comment", "success", "2025-07-04T14:32:16Z", "2025-07-04T14:32:17Z"),
+        ("Complete job", "success", "2025-07-04T14:32:17Z", "2025-07-04T14:32:17Z"),
+    )
+    assert [kind_of(s, job.steps) for s in job.steps] == ["setup", "run", "run", "post", "complete"]
+    result = split_steps(job, entries_of(SAMPLE))
+    assert {r.method for r in result if r.step.number != 3} == {"markers"}
+    texts = {r.step.number: [e.text for e in r.entries] for r in result}
+    assert texts[2][0] == "##[group]Run python -m pytest"
+    assert texts[2][-1] == "##[error]Process completed with exit code 1."
+    assert texts[4] == ["Post job cleanup.", "[command]/usr/bin/git version"]
+
+
+def _shifted(job: Job, seconds: int) -> Job:
+    """``job`` with every step time ``seconds`` later, as from a runner whose clock is behind."""
+    return attrs.evolve(
+        job,
+        steps=[
+            attrs.evolve(
+                s,
+                started_at=s.started_at and s.started_at + timedelta(seconds=seconds),
+                completed_at=s.completed_at and s.completed_at + timedelta(seconds=seconds),
+            )
+            for s in job.steps
+        ],
+    )
+
+
+@pytest.mark.parametrize("seconds", [0, 6, -6, 60])
+def test_the_cursor_corrects_for_the_runner_clock(seconds: int) -> None:
+    """With the step times off by seconds or a minute (a self-hosted runner's clock), the
+    streaming cursor learns the offset at the setup line and puts every line where
+    split_steps does, each step opened by its boundary."""
+    job = _shifted(SAMPLE_JOB, seconds)
+    entries = entries_of(SAMPLE)
+    cursor = StepCursor(job)
+    owners = [cursor.assign(entry) for entry in entries]
+    for part in split_steps(job, entries):
+        assert part.method in {"markers", "not run"}
+        assert [e for e, o in zip(entries, owners, strict=True) if o == part.step] == list(
+            part.entries
+        )
+    assert cursor.offset == timedelta(seconds=-0.9 - seconds)  # setup line 0.9 s before
+    assert cursor.sure()
+    assert (cursor.boundaries, cursor.rejected) == (4, 0)
+
+
+def test_an_inner_run_group_is_rejected_and_the_cursor_says_it_is_unsure() -> None:
+    """An extra Run group just before the post step: it opens no step (no later step runs
+    something), the lines around it stay in their steps, and the cursor is not sure."""
+    extra = SAMPLE.replace(
+        b"2025-07-04T14:32:16.0000000Z Post job cleanup.",
+        b"2025-07-04T14:32:15.9000000Z ##[group]Run inner\n"
+        b"2025-07-04T14:32:16.0000000Z Post job cleanup.",
+    )
+    entries = entries_of(extra)
+    cursor = StepCursor(SAMPLE_JOB)
+    owners = [cursor.assign(entry) for entry in entries]
+    inner = next(i for i, e in enumerate(entries) if e.text == "##[group]Run inner")
+    assert owners[inner] == SAMPLE_JOB.steps[1]
+    assert owners[0] == SAMPLE_JOB.steps[0]
+    assert owners[-1] == SAMPLE_JOB.steps[4]
+    assert (cursor.boundaries, cursor.rejected) == (5, 1)
+    assert not cursor.sure()
+
+
+def test_a_step_no_boundary_opened_makes_the_cursor_unsure() -> None:
+    """Fewer boundaries than steps that ran: the step without one is found by time."""
+    entries = [e for e in entries_of(SAMPLE) if not e.text.startswith("Cleaning up orphan")]
+    cursor = StepCursor(SAMPLE_JOB)
+    for entry in entries:
+        cursor.assign(entry)
+    assert cursor.rejected == 0
+    assert cursor.method_of(SAMPLE_JOB.steps[4]) == "time"
+    assert not cursor.sure()
+
+
 def test_an_extra_run_group_lowers_the_confidence_but_drops_no_line() -> None:
     """A user's own ::group::Run inside a step: markers do not match, the fallback says so."""
     extra = SAMPLE.replace(
@@ -279,3 +364,12 @@ def test_a_job_without_steps_gets_no_result() -> None:
     job = _job()
     assert split_steps(job, entries_of(SAMPLE)) == []
     assert StepCursor(job).assign(entries_of(SAMPLE)[0]) is None
+
+
+def test_nothing_to_show_says_why_no_line_can_be_printed() -> None:
+    """No failed step, or a chosen step that was skipped: a reason; a step that ran: None."""
+    assert nothing_to_show(SAMPLE_JOB, {2}) is None
+    assert nothing_to_show(SAMPLE_JOB, {3}) == (
+        "step 3 (Upload) did not run (skipped): it has no lines"
+    )
+    assert "has no failed step" in (nothing_to_show(SAMPLE_JOB, set()) or "")

@@ -58,6 +58,7 @@ class JobBlueprint:
     workflow_name: str | None
     head_branch: str | None
     composite: Sequence[bool] = (False,)  # per job: a step prints inner ``Run`` groups
+    clock_skew: float = 0.0  # s the runners' clocks are behind GitHub's (the log's times)
 
     def size_of(self, index: int) -> int:
         """Log size of job ``index``."""
@@ -208,7 +209,7 @@ def _job(rng: random.Random, shared: _Attempt, index: int, job_id: int) -> tuple
         steps=_plan(steps, composite=bp.composite[index % len(bp.composite)]),
     )
     if steps:
-        _time_steps(steps, log, job_id)
+        _time_steps(steps, log, job_id, bp.clock_skew)
         if job["completed_at"] is not None:  # the job ends with its last step
             job["completed_at"] = max(job["started_at"], steps[-1]["completed_at"] or "")
     job["steps"] = steps
@@ -238,8 +239,11 @@ def _plan(steps: list[JSONDict], *, composite: bool) -> tuple[StepPlan, ...]:
     )
 
 
-def _time_steps(steps: list[JSONDict], log: LogSpec, job_id: int) -> None:
+def _time_steps(steps: list[JSONDict], log: LogSpec, job_id: int, skew: float = 0.0) -> None:
     """Step times from the log's lines, in whole seconds and off by -1.5 s to +3.6 s.
+
+    ``skew`` seconds more when the runner's clock, which stamps the lines, is behind
+    GitHub's, which stamps the JSON (negative: ahead).
 
     As on GitHub: a step's ``started_at`` is near its first line, its ``completed_at`` the
     next step's ``started_at``; a skipped step starts and ends when the next one that ran
@@ -252,10 +256,11 @@ def _time_steps(steps: list[JSONDict], log: LogSpec, job_id: int) -> None:
     for step in steps:
         first = starts.get(step["number"])
         if first is not None:
-            shifted = first + timedelta(seconds=rng.uniform(-1.5, 3.6))
+            shifted = first + timedelta(seconds=skew + rng.uniform(-1.5, 3.6))
             floor = max(floor, _ts(shifted) or "")
             json_starts[step["number"]] = floor
-    end = max(floor, _ts(log.layout.last + timedelta(seconds=rng.uniform(0.0, 2.0))) or "")
+    last = log.layout.last + timedelta(seconds=skew + rng.uniform(0.0, 2.0))
+    end = max(floor, _ts(last) or "")
     following = end
     for step in reversed(steps):
         if step["status"] != "completed":

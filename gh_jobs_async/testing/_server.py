@@ -210,6 +210,7 @@ class FakeGitHub:
         resolution: float = 1.0,
         log_lag: float = 0.0,
         composite: bool | Sequence[bool] = False,
+        runner_clock_skew: float = 0.0,
     ) -> FakeRun:
         """Create a run with ``attempts`` attempts of ``jobs`` jobs each.
 
@@ -220,6 +221,9 @@ class FakeGitHub:
         conclusion follow its jobs. ``composite`` (cycled
         too) makes one step of a job print inner ``##[group]Run`` groups, as composite
         actions do, so that its log's step boundaries no longer match its steps.
+        ``runner_clock_skew`` puts the steps' JSON times that many seconds later than their
+        log lines (negative: earlier), as for a self-hosted runner whose clock is behind
+        GitHub's; ``log_steps`` is unchanged (not with ``live=True``).
 
         ``live=True`` makes a run that happens now (see `_live`): each job goes from queued
         to in_progress to completed on a seeded schedule over ``duration`` seconds, steps
@@ -242,6 +246,7 @@ class FakeGitHub:
             workflow_name=workflow_name,
             head_branch=head_branch,
             composite=(composite,) if isinstance(composite, bool) else tuple(composite) or (False,),
+            clock_skew=runner_clock_skew,
         )
         store = self._require_started().store
         options = RunOptions(event=event, workflow_path=workflow_path, actor=actor)

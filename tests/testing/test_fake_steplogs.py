@@ -60,6 +60,27 @@ async def test_steps_that_ran_write_their_lines_in_order_with_their_boundary(
             assert -2.6 <= offset <= 3.6, (name, offset)  # whole seconds, a few seconds off
 
 
+@pytest.mark.parametrize("skew", [6.0, -6.0])
+async def test_runner_clock_skew_moves_the_step_times_not_the_log(
+    fake: FakeGitHub, skew: float
+) -> None:
+    """runner_clock_skew=S: a step's JSON start is S s (and the usual few) after its first line."""
+    run = fake.add_run(
+        jobs=6, log_size=20_000, conclusions=("success", "failure"), runner_clock_skew=skew
+    )
+    for job_id in run.job_ids:
+        lines = fake.log_bytes(job_id).split(b"\n")[:-1]
+        owners = fake.log_steps(job_id)
+        assert len(owners) == len(lines)
+        for step in fake.job(job_id)["steps"]:
+            if step["conclusion"] == "skipped":
+                continue
+            when = _when(lines[owners.index(step["number"])])
+            assert when is not None
+            offset = (_json_time(step["started_at"]) - when).total_seconds() - skew
+            assert -2.6 <= offset <= 3.6, (step["name"], offset)
+
+
 async def test_composite_jobs_print_inner_run_groups(fake: FakeGitHub) -> None:
     """With composite=True one step prints extra ##[group]Run lines: more boundaries than steps."""
     run = fake.add_run(jobs=4, log_size=50_000, composite=True)
