@@ -410,11 +410,13 @@ def _app_settings(args: argparse.Namespace) -> tuple[str, Path] | None:
         raise UsageError("give a token (--token-file, --anonymous) or an App (--app-id), not both")
     if token_options:
         return None
-    app_id, key_file = args.app_id, args.app_key_file
+    # each half from its option, else from its variable: --app-id with $GH_JOBS_APP_KEY_FILE
+    env_key = os.environ.get("GH_JOBS_APP_KEY_FILE") or None
+    app_id = args.app_id if args.app_id is not None else os.environ.get("GH_JOBS_APP_ID") or None
+    key_file = args.app_key_file
+    if key_file is None and env_key is not None:
+        key_file = Path(env_key)
     if not app_options:
-        app_id = os.environ.get("GH_JOBS_APP_ID") or None
-        env_key = os.environ.get("GH_JOBS_APP_KEY_FILE") or None
-        key_file = Path(env_key) if env_key else None
         if app_id is None and key_file is None:
             if args.installation_id is not None:
                 raise UsageError("--installation-id needs an App: --app-id and --app-key-file")
@@ -425,7 +427,10 @@ def _app_settings(args: argparse.Namespace) -> tuple[str, Path] | None:
                 "unset one, or choose with --token-file or --app-id"
             )
     if app_id is None or key_file is None:
-        raise UsageError("an App needs both --app-id (or $GH_JOBS_APP_ID) and --app-key-file")
+        raise UsageError(
+            "an App needs both --app-id (or $GH_JOBS_APP_ID) and --app-key-file "
+            "(or $GH_JOBS_APP_KEY_FILE)"
+        )
     return app_id, key_file
 
 

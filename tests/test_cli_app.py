@@ -85,6 +85,25 @@ async def test_get_as_an_app_from_the_environment(
     assert fake.stats.requests_per_installation[installation] == 1
 
 
+@pytest.mark.parametrize("half", ["id", "key"])
+async def test_one_half_of_the_app_from_an_option_the_other_from_the_environment(
+    cli: Cli, fake: FakeGitHub, key_file: Path, half: str
+) -> None:
+    """``--app-id`` with ``$GH_JOBS_APP_KEY_FILE`` (or the other way round) is an App."""
+    run = fake.add_run(OWNER, REPO, jobs=1)
+    job_id = run.latest[0]["id"]
+    if half == "id":
+        options = ["--app-id", fake.client_id]
+        env = cli.env(token=None, GH_JOBS_APP_KEY_FILE=str(key_file))
+    else:
+        options = ["--app-key-file", str(key_file)]
+        env = cli.env(token=None, GH_JOBS_APP_ID=fake.client_id)
+    result = await cli.run("get", SLUG, job_id, "--json", *options, *cli.api, env=env)
+    assert result.code == 0, result
+    assert str(job_id) in result.out
+    assert fake.stats.app_mints == 1
+
+
 @pytest.mark.parametrize(
     ("options", "env_extra", "message"),
     [
