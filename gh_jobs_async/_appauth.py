@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 
 _PERMISSION_LEVELS = frozenset({"read", "write", "admin"})
 _MAX_REPOSITORIES = 500  # GitHub's limit for a mint's `repositories`
+#: Seconds a refusal for good (uninstalled, suspended) is raised without asking GitHub; then
+#: the installation is asked for once more, so a long-lived service recovers by itself.
+REFUSAL_KEPT = 60.0
 
 
 def _load_key(private_key: str | bytes | os.PathLike[str]) -> Any:
@@ -354,6 +357,7 @@ class InstallationAuth(_Renewing):
         self._permissions = permissions
         self._failures = 0
         self._final: UnauthorizedError | None = None
+        self._final_until = 0.0  # a refusal for good is kept (no request) until then
         self.mints = 0
 
     def __repr__(self) -> str:
@@ -396,7 +400,11 @@ class InstallationAuth(_Renewing):
 
     async def obtain(self, transport: Transport, url: str) -> Credential | None:
         if self._final is not None:
-            raise self._refused_for_good(self._final)
+            if transport.config.clock() < self._final_until:
+                raise self._refused_for_good(self._final)
+            # an uninstalled App may be installed again, a suspension lifted: ask once more
+            logger.info("asking again for %s, refused %.0f s or more ago", self._label(), REFUSAL_KEPT)
+            self._final = None
         return await super().obtain(transport, url)
 
     async def _renew(self, transport: Transport) -> Credential:
@@ -406,7 +414,8 @@ class InstallationAuth(_Renewing):
             credential = await self._obtain_token(transport)
         except ApiError as exc:
             final = self._classify_failure(exc)
-        except BaseException:
+            self._final_until = transport.config.clock() + REFUSAL_KEPT
+        except Exception:
             self._failures += 1
             raise
         else:

@@ -679,3 +679,23 @@ async def test_a_renewal_refused_for_good_is_not_waited_out(pkcs1: str) -> None:
     transport.handler = refusing(404, "Not Found")
     with pytest.raises(UnauthorizedError):
         await inst.obtain(transport, f"{API}/x")
+
+
+async def test_a_refusal_for_good_is_kept_a_minute_then_asked_again(pkcs1: str) -> None:
+    """Uninstalled (404): raised without a request for a minute; then the installation is
+    asked for once more, so a service recovers once the App is installed again."""
+    clock = Clock()
+    transport = Scripted(refusing(404, "Not Found"), clock)
+    inst = installation_of(pkcs1)
+    with pytest.raises(UnauthorizedError):
+        await inst.obtain(transport, f"{API}/x")
+    clock.now += 59
+    with pytest.raises(UnauthorizedError):
+        await inst.obtain(transport, f"{API}/x")
+    assert len(transport.sent) == 1
+    transport.handler = minted(clock)
+    clock.now += 1
+    credential = await inst.obtain(transport, f"{API}/x")
+    assert credential is not None
+    assert credential.token == "tok-1"
+    assert len(transport.sent) == 2
