@@ -403,7 +403,9 @@ class InstallationAuth(_Renewing):
             if transport.config.clock() < self._final_until:
                 raise self._refused_for_good(self._final)
             # an uninstalled App may be installed again, a suspension lifted: ask once more
-            logger.info("asking again for %s, refused %.0f s or more ago", self._label(), REFUSAL_KEPT)
+            logger.info(
+                "asking again for %s, refused %.0f s ago or more", self._label(), REFUSAL_KEPT
+            )
             self._final = None
         return await super().obtain(transport, url)
 

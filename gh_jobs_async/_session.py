@@ -301,7 +301,7 @@ class Session:
                 if isinstance(decision, _sansio.SecondaryLimit):
                     secondary = await self._on_secondary(decision, grant, secondary)
                 elif isinstance(decision, _sansio.PrimaryLimit):
-                    primary = await self._on_primary(decision, primary)
+                    primary = await self._on_primary(decision, primary, own=auth is self.auth)
                 elif isinstance(decision, _sansio.Retry):
                     attempt = await self._retry_or_raise(
                         decision.error, attempt, decision.min_delay
@@ -478,8 +478,10 @@ class Session:
         )
         return count + 1
 
-    async def _on_primary(self, decision: _sansio.PrimaryLimit, count: int) -> int:
-        if count >= 2:
+    async def _on_primary(self, decision: _sansio.PrimaryLimit, count: int, *, own: bool) -> int:
+        """Hold the budget back until the reset; ``own=False``: the App's JWT budget was
+        spent (a mint, a lookup), which is not this budget's to hold: the request fails."""
+        if count >= 2 or not own:
             raise decision.error
         await self.budget.primary(0, decision.reset_epoch)
         return count + 1

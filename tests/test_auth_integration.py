@@ -416,3 +416,28 @@ async def test_a_token_that_falls_due_while_waiting_for_a_slot_is_renewed_first(
         assert fake.stats.app_mints == 2
         assert fake.stats.primary_violations == 0
         leaks.check(fake)
+
+
+async def test_the_apps_spent_budget_does_not_hold_back_the_installation(leaks: Leaks) -> None:
+    """The App's own primary budget (its JWT: lookups and mints) spent when a renewal is
+    due: the mint fails, the still-valid token stays in use, and the installation's
+    budget is not held back until the App's reset."""
+    async with FakeGitHub(app_token_lifetime=4.0) as fake:
+        run = fake.add_run(OWNER, REPO, jobs=1)
+        installation = fake.add_installation(OWNER)
+        inst = app_of(fake).installation(installation)
+        job_id = run.latest[0]["id"]
+        async with Client(auth=inst, base_url=fake.api_url, max_rate_limit_wait=5) as gh:
+            await gh.get_job(OWNER, REPO, job_id)
+            first = gh._session.credential_id()
+            fake.exhaust_primary(60.0, app=True)
+            assert inst.renews_at is not None
+            await asyncio.sleep(max(0.0, inst.renews_at - time.time()) + 0.05)
+            await gh.get_job(OWNER, REPO, job_id)  # the mint is refused; the token still works
+            assert gh._session.credential_id() == first
+            assert gh.paused_for == 0.0
+            await gh.get_job(OWNER, REPO, job_id)
+        leaks.see(gh, inst)
+        assert fake.stats.app_mints == 1
+        assert sum(fake.stats.app_unauthorized.values()) == 0
+        leaks.check(fake)

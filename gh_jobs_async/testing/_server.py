@@ -464,15 +464,23 @@ class FakeGitHub:
     # -- limits, faults, stats -----------------------------------------------------------
 
     def exhaust_primary(
-        self, reset_in: float = 2.0, *, remaining: int = 0, installation: int | None = None
+        self,
+        reset_in: float = 2.0,
+        *,
+        remaining: int = 0,
+        installation: int | None = None,
+        app: bool = False,
     ) -> None:
         """Leave ``remaining`` primary points until ``reset_in`` seconds from now: of the
-        static tokens' budget, or of App installation ``installation``'s own one."""
-        if installation is None:
+        static tokens' budget, of App installation ``installation``'s own one, or (``app``)
+        of the App's JWT (its lookups and mints)."""
+        if installation is not None and app:
+            raise ValueError("exhaust one budget: installation= or app=True")
+        if installation is None and not app:
             self._ctx.limiter.set_primary(remaining, reset_in)
-        else:
-            limiter = self._ctx.ensure_app().limiter(f"installation:{installation}")
-            limiter.set_primary(remaining, reset_in)
+            return
+        identity = "app" if app else f"installation:{installation}"
+        self._ctx.ensure_app().limiter(identity).set_primary(remaining, reset_in)
 
     def reset_limits(self) -> None:
         """Full primary budget, empty secondary window, no running penalty."""
