@@ -58,6 +58,11 @@ _TRANSIENT = (
     OSError,
 )
 
+#: Errors of credentials: redis-py raises them as ConnectionErrors (a wrong password as
+#: a ConnectionError caused by one), but asking again never cures them.
+_CREDENTIAL_ERRORS = (redis_errors.AuthenticationError, redis_errors.AuthorizationError)
+_CREDENTIALS = "wrong or missing user or password"
+
 _SCRIPTS = ("acquire", "release", "refused", "succeeded", "primary", "renew")
 _TOKEN_SCRIPTS = ("token_publish", "token_unlock", "token_discard")  # without common.lua
 
@@ -186,8 +191,9 @@ class RedisStore(LimitStore):
                     reply = await command()
             except _TRANSIENT as exc:
                 problem = _describe(exc)
+                fatal = _credentials_problem(exc)
             except redis_errors.RedisError as exc:
-                fatal = f"Redis refused {what}: {_describe(exc)}"
+                fatal = _credentials_problem(exc) or f"Redis refused {what}: {_describe(exc)}"
             else:
                 if self._failing_since is not None:
                     logger.warning("Redis at %s answers again", self.address)
@@ -303,6 +309,26 @@ class _Script:
             return await cast("Awaitable[object]", client.evalsha(self.sha, len(keys), *words))
         except redis_errors.NoScriptError:
             return await cast("Awaitable[object]", client.eval(self.text, len(keys), *words))
+
+
+def _credentials_problem(exc: BaseException) -> str:
+    """What to say when ``exc`` means Redis refused who we are ("" otherwise).
+
+    A wrong password is a ConnectionError caused by an AuthenticationError; no
+    password is NOAUTH (an AuthenticationError), or, for a command with many
+    arguments, Redis's "Protocol error: unauthenticated multibulk length".
+    """
+    seen: BaseException | None = exc
+    for _ in range(5):  # a short chain: redis-py wraps at most once or twice
+        if seen is None:
+            break
+        unauthenticated = isinstance(seen, redis_errors.ResponseError) and str(seen).startswith(
+            "Protocol error: unauthenticated"
+        )
+        if unauthenticated or isinstance(seen, _CREDENTIAL_ERRORS):
+            return f"Redis authentication failed ({_CREDENTIALS}): {_describe(seen)}"
+        seen = seen.__cause__ or seen.__context__
+    return ""
 
 
 def _describe(exc: BaseException) -> str:

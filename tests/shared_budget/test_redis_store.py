@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-from redis_server import RedisServer, require_redis_server
+from redis_server import PROTECTED_PASSWORD, RedisServer, require_redis_server
 
 from gh_jobs_async import (
     Client,
@@ -281,6 +281,41 @@ async def test_silent_redis_times_out_then_raises() -> None:
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+@pytest.mark.parametrize("password", [None, "wrong-password"], ids=["none", "wrong"])
+async def test_refused_credentials_raise_at_once(
+    protected_redis: RedisServer, password: str | None
+) -> None:
+    """A missing or wrong password is no outage: RateLimitStoreError at once (not after
+    max_wait), saying authentication failed, naming the address without the password."""
+    url = protected_redis.url + (f"?password={password}" if password else "")
+    async with RedisStore(url, max_wait=5.0) as store:
+        budget = store.open_budget(_settings())
+        started = time.monotonic()
+        with pytest.raises(RateLimitStoreError, match="authentication failed") as info:
+            await budget.acquire()
+        assert time.monotonic() - started < 2
+        await budget.aclose()
+        with pytest.raises(RateLimitStoreError, match="authentication failed"):
+            await store.load_token("a-share-key")  # a short command: NOAUTH, not a protocol error
+        assert time.monotonic() - started < 2
+    message = str(info.value)
+    assert f"({protected_redis.url})" in message
+    assert "wrong-password" not in message
+    assert PROTECTED_PASSWORD not in message
+    assert "unreachable" not in message
+    assert info.value.__context__ is None
+    assert info.value.__cause__ is None
+
+
+async def test_the_right_password_is_let_in(protected_redis: RedisServer) -> None:
+    """With the password in the URL the protected server grants as any other."""
+    url = f"{protected_redis.url}?password={PROTECTED_PASSWORD}"
+    async with RedisStore(url, max_wait=5.0) as store:
+        budget = store.open_budget(_settings())
+        await budget.release(await budget.acquire())
+        await budget.aclose()
 
 
 async def _harvest(fake: FakeGitHub, store: RedisStore, dest: Path, jobs: int = 40) -> set[str]:
