@@ -63,6 +63,9 @@ _TRANSIENT = (
 _CREDENTIAL_ERRORS = (redis_errors.AuthenticationError, redis_errors.AuthorizationError)
 _CREDENTIALS = "wrong or missing user or password"
 
+#: Seconds: no retry is started with less time than this left of ``max_wait``.
+_SHORTEST_ATTEMPT = 0.01
+
 _SCRIPTS = ("acquire", "release", "refused", "succeeded", "primary", "renew")
 _TOKEN_SCRIPTS = ("token_publish", "token_unlock", "token_discard")  # without common.lua
 
@@ -182,12 +185,19 @@ class RedisStore(LimitStore):
         raise RateLimitStoreError(problem, address=self.address)
 
     async def call(self, what: str, command: Callable[[], Awaitable[object]]) -> object:
-        """Await ``command()`` (one Redis call), retried like :meth:`run`."""
+        """Await ``command()`` (one Redis call), retried like :meth:`run`.
+
+        The outage is timed from the start of the first attempt that failed; the
+        first attempt has the whole ``timeout``, every retry at most the time left
+        of ``max_wait``, so the call gives up after ``max(timeout, max_wait)`` s.
+        """
         attempt = 0
+        started = time.monotonic()
+        limit = self.timeout
         while True:
             problem = fatal = ""
             try:
-                async with asyncio.timeout(self.timeout):
+                async with asyncio.timeout(limit):
                     reply = await command()
             except _TRANSIENT as exc:
                 problem = _describe(exc)
@@ -201,7 +211,9 @@ class RedisStore(LimitStore):
                 return reply
             if fatal:  # raised outside the except block: no redis-py error as context
                 raise RateLimitStoreError(fatal, address=self.address)
-            attempt = await self._wait_or_raise(problem, attempt)
+            limit = await self._wait_or_raise(problem, attempt, started)
+            attempt += 1
+            started = time.monotonic()
 
     # -- shared installation tokens (the TokenStore protocol of _sharedtoken) ------------
 
@@ -274,19 +286,28 @@ class RedisStore(LimitStore):
         )
         return bool(dropped)
 
-    async def _wait_or_raise(self, problem: str, attempt: int) -> int:
-        now = time.monotonic()
+    async def _wait_or_raise(self, problem: str, attempt: int, started: float) -> float:
+        """Sleep before the next attempt and return its timeout; raise past ``max_wait``.
+
+        ``started`` is when the failed attempt began: an outage that begins with it
+        is timed from then, not from its failure (a silent Redis fails a whole
+        ``timeout`` later).
+        """
         if self._failing_since is None:
-            self._failing_since = now
+            self._failing_since = started
             logger.warning("Redis at %s: %s; waiting for it", self.address, problem)
-        if now - self._failing_since >= self.max_wait:
+        deadline = self._failing_since + self.max_wait
+        left = deadline - time.monotonic()
+        if left > _SHORTEST_ATTEMPT:
+            await asyncio.sleep(min(_store.retry_delay(attempt), left - _SHORTEST_ATTEMPT))
+            left = deadline - time.monotonic()
+        if left < _SHORTEST_ATTEMPT:
             raise RateLimitStoreError(
-                f"Redis unreachable for {now - self._failing_since:.0f} s "
+                f"Redis unreachable for {time.monotonic() - self._failing_since:.1f} s "
                 f"(max_wait={self.max_wait:g}): {problem}",
                 address=self.address,
             )
-        await asyncio.sleep(_store.retry_delay(attempt))
-        return attempt + 1
+        return min(self.timeout, left)
 
 
 class _Script:

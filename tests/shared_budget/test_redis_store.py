@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -256,8 +257,9 @@ async def test_unreachable_redis_raises_after_the_wait(tmp_path: Path) -> None:
     assert info.value.__cause__ is None
 
 
-async def test_silent_redis_times_out_then_raises() -> None:
-    """A Redis that accepts and never answers cannot hang a request: timeout, wait, raise."""
+@pytest.fixture(name="silent_server")
+async def fixture_silent_server() -> AsyncIterator[tuple[int, list[asyncio.StreamWriter]]]:
+    """A TCP server on loopback that accepts and never answers: its port, its connections."""
     accepted: list[asyncio.StreamWriter] = []
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -265,22 +267,50 @@ async def test_silent_redis_times_out_then_raises() -> None:
         await reader.read()
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
     try:
-        async with RedisStore(
-            f"redis://user:hunter2@127.0.0.1:{port}/0", max_wait=0.6, timeout=0.2
-        ) as store:
-            budget = store.open_budget(_settings())
-            with pytest.raises(RateLimitStoreError, match="unreachable") as info:
-                await asyncio.wait_for(budget.acquire(), 10)
-        assert accepted
-        assert "hunter2" not in str(info.value)
-        assert f"redis://127.0.0.1:{port}/0" in str(info.value)
+        yield server.sockets[0].getsockname()[1], accepted
     finally:
         for writer in accepted:
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+async def test_silent_redis_times_out_then_raises(
+    silent_server: tuple[int, list[asyncio.StreamWriter]],
+) -> None:
+    """A Redis that accepts and never answers cannot hang a request: timeout, wait, raise."""
+    port, accepted = silent_server
+    async with RedisStore(
+        f"redis://user:hunter2@127.0.0.1:{port}/0", max_wait=0.6, timeout=0.2
+    ) as store:
+        budget = store.open_budget(_settings())
+        with pytest.raises(RateLimitStoreError, match="unreachable") as info:
+            await asyncio.wait_for(budget.acquire(), 10)
+    assert accepted
+    assert "hunter2" not in str(info.value)
+    assert f"redis://127.0.0.1:{port}/0" in str(info.value)
+
+
+@pytest.mark.parametrize(("max_wait", "timeout"), [(1.0, 1.0), (1.5, 1.0)])
+async def test_a_silent_redis_is_given_up_after_max_wait_and_the_time_is_told(
+    silent_server: tuple[int, list[asyncio.StreamWriter]], max_wait: float, timeout: float
+) -> None:
+    """The outage is timed from the first attempt and no retry outlasts max_wait: the error
+    comes after max_wait (not max_wait + timeout) and tells the seconds it really waited."""
+    port, _accepted = silent_server
+    async with RedisStore(
+        f"redis://127.0.0.1:{port}/0", max_wait=max_wait, timeout=timeout
+    ) as store:
+        budget = store.open_budget(_settings())
+        started = time.monotonic()
+        with pytest.raises(RateLimitStoreError, match="unreachable") as info:
+            await asyncio.wait_for(budget.acquire(), 10)
+        elapsed = time.monotonic() - started
+    assert max_wait - 0.05 < elapsed < max_wait + 0.5
+    told = re.search(r"unreachable for ([0-9.]+) s", str(info.value))
+    assert told is not None, info.value
+    assert abs(float(told.group(1)) - elapsed) < 0.3, (told.group(0), elapsed)
 
 
 @pytest.mark.parametrize("password", [None, "wrong-password"], ids=["none", "wrong"])
