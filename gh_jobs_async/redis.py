@@ -116,12 +116,7 @@ class RedisStore(LimitStore):
         if isinstance(url_or_client, str):
             url = _store.check_url(url_or_client)
             self.address = _store.safe_address(url)
-            self._redis = aioredis.Redis.from_url(
-                url,
-                socket_timeout=self.timeout,
-                socket_connect_timeout=self.timeout,
-                retry_on_timeout=False,
-            )
+            self._redis = _from_url(url, self.timeout)
             self._owns = True
         elif isinstance(url_or_client, aioredis.Redis):
             self._redis = url_or_client
@@ -228,8 +223,10 @@ class RedisStore(LimitStore):
 
     async def load_token(self, key: str) -> SharedToken | None:
         """The shared token under ``key`` (None: none, or expired)."""
+        token = self.token_keys(key).token
         raw = await self.call(
-            "reading a shared token", lambda: self._redis.hgetall(self.token_keys(key).token)
+            "reading a shared token",
+            lambda: cast("Awaitable[object]", self._redis.hgetall(token)),
         )
         fields = {
             (k.decode() if isinstance(k, bytes) else str(k)): (
@@ -308,6 +305,25 @@ class RedisStore(LimitStore):
                 address=self.address,
             )
         return min(self.timeout, left)
+
+
+def _from_url(url: str, timeout: float) -> aioredis.Redis:
+    """redis-py's client for ``url``; InvalidArgumentError (no redis-py error as context)
+    for a query value or name it refuses."""
+    refused: InvalidArgumentError | None = None
+    try:
+        client: aioredis.Redis = aioredis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False
+        )
+        # An unknown query parameter would fail only at the first connection: build a
+        # connection now (no I/O) to refuse it before any request.
+        pool = client.connection_pool
+        pool.connection_class(**pool.connection_kwargs)
+    except (ValueError, TypeError) as exc:  # a bad query value, or an unknown name
+        refused = _store.refused_url(url, exc)
+    if refused is not None:
+        raise refused
+    return client
 
 
 class _Script:

@@ -432,6 +432,25 @@ def test_bad_store_arguments_are_refused() -> None:
             make()
 
 
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("redis://:hunter2@db:6379/0?socket_timeout=abc", "'socket_timeout'"),
+        ("redis://:hunter2@db:6379/0?db=one", "'db'"),
+        ("unix:///run/redis.sock?password=hunter2&sockettimeout=1", "'sockettimeout'"),
+        ("redis://:hunter2@db:6379/abc", "database number"),
+    ],
+)
+def test_a_bad_url_query_or_db_is_refused_before_any_connection(url: str, named: str) -> None:
+    """A query value or name redis-py refuses (it raised ValueError, or TypeError only at the
+    first connection) and a db path that is no number raise InvalidArgumentError at once,
+    naming the address without the password."""
+    with pytest.raises(InvalidArgumentError, match=named) as info:
+        RedisStore(url)
+    assert "hunter2" not in str(info.value)
+    assert info.value.__context__ is None
+
+
 async def test_a_callers_client_is_not_closed(redis_url: str) -> None:
     """A redis.asyncio.Redis passed in stays open after the store closes."""
     require_redis_server()
