@@ -427,7 +427,7 @@ class RedisBudget(Budget):
             return await future
         except asyncio.CancelledError:
             if future.done() and not future.cancelled() and future.exception() is None:
-                self._spawn(self.release(future.result()))  # granted as we were cancelled
+                self._spawn(self.give_back(future.result()))  # granted as we were cancelled
             raise
 
     async def _serve(self) -> None:
@@ -460,7 +460,7 @@ class RedisBudget(Budget):
         for _ in range(reply.granted):
             lease, future = self._waiters.popleft()
             if future.done():  # cancelled while Redis granted it: give it back
-                self._spawn(self._give_back(lease))
+                self._spawn(self._free(lease, sent=0))
                 continue
             self._held.add(lease)
             future.set_result(Grant(reply.generation, lease))
@@ -477,12 +477,7 @@ class RedisBudget(Budget):
     async def _give_back_batch(self, call: asyncio.Future[Reply], batch: list[str]) -> None:
         with contextlib.suppress(Exception):
             for lease in batch[: (await call).granted]:
-                await self._give_back(lease)
-
-    async def _give_back(self, lease: str) -> None:
-        """Free a lease whose request was never sent (its waiter was cancelled)."""
-        with contextlib.suppress(RateLimitStoreError):
-            await self._run("release", lease, 0, int(self._budget > 0), self._maximum)
+                await self._free(lease, sent=0)
 
     @property
     def _maximum(self) -> int:
@@ -508,18 +503,26 @@ class RedisBudget(Budget):
 
     async def release(self, grant: Grant) -> None:
         """Give the lease back; cancelled on the way, a fresh release runs on in the background."""
-        self._held.discard(grant.lease)
+        await self._release(grant.lease, sent=1)
+
+    async def give_back(self, grant: Grant) -> None:
+        """Give back the lease of a request never sent: it does not count in the window."""
+        await self._release(grant.lease, sent=0)
+
+    async def _release(self, lease: str, *, sent: int) -> None:
+        self._held.discard(lease)
         try:
-            await self._run("release", grant.lease, 1, int(self._budget > 0), self._maximum)
+            await self._run("release", lease, sent, int(self._budget > 0), self._maximum)
         except asyncio.CancelledError:
-            self._spawn(self._release_again(grant.lease))
+            self._spawn(self._free(lease, sent=sent))
             raise
         finally:
             self._changed.set()
 
-    async def _release_again(self, lease: str) -> None:
+    async def _free(self, lease: str, *, sent: int) -> None:
+        """Release ``lease`` in the background (Redis failing: it expires after lease_ttl)."""
         with contextlib.suppress(RateLimitStoreError):
-            await self._run("release", lease, 1, int(self._budget > 0), self._maximum)
+            await self._run("release", lease, sent, int(self._budget > 0), self._maximum)
 
     def strikes_for(self, grant: Grant) -> int:
         """Shared strikes; an answer from before the last shared pause adds none."""

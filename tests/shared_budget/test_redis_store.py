@@ -242,6 +242,42 @@ async def test_cancelled_mid_script_gives_the_lease_back(
     assert await raw.zcard(store.keys("test-budget").leases) == 0
 
 
+async def test_a_grant_given_back_unsent_is_not_counted_in_the_shared_window(
+    store: RedisStore, raw: aioredis.Redis
+) -> None:
+    """give_back frees the lease and leaves the per-minute window; release keeps it counted."""
+    budget = store.open_budget(_settings(2, 2))
+    await budget.give_back(await budget.acquire())
+    await budget.release(await budget.acquire())
+    keys = store.keys("test-budget")
+    assert await raw.zcard(keys.leases) == 0
+    assert await raw.zcard(keys.done) == 1  # only the request that was sent
+    await budget.release(await asyncio.wait_for(budget.acquire(), 2))  # room for a second
+    await budget.aclose()
+
+
+async def test_a_waiter_cancelled_as_it_is_granted_is_not_counted_in_the_window(
+    store: RedisStore, raw: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A waiter cancelled after Redis granted its lease (before it could send) gives the
+    lease back as never sent: nothing is left in the shared per-minute window."""
+    budget = store.open_budget(_settings(2, 5))
+    waiter = asyncio.create_task(budget.acquire())
+    start_renewing = budget._start_renewing  # called right after the grants are handed out
+
+    def cancel_then_renew() -> None:
+        waiter.cancel()  # the grant is set; the waiter has not run yet
+        start_renewing()
+
+    monkeypatch.setattr(budget, "_start_renewing", cancel_then_renew)
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    await budget.aclose()  # waits for the give-back
+    keys = store.keys("test-budget")
+    assert await raw.zcard(keys.leases) == 0
+    assert await raw.zcard(keys.done) == 0
+
+
 async def test_unreachable_redis_raises_after_the_wait(tmp_path: Path) -> None:
     """No Redis at the address: wait max_wait, then RateLimitStoreError without the password."""
     url = f"unix://{tmp_path}/nothing.sock?password=hunter2"
