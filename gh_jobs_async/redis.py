@@ -83,7 +83,8 @@ class RedisStore(LimitStore):
 
     ``url_or_client`` is a ``redis://``, ``rediss://`` or ``unix://`` URL (the store
     then owns the connection pool and :meth:`aclose` closes it) or a
-    ``redis.asyncio.Redis`` the caller owns and closes. ``namespace`` prefixes
+    ``redis.asyncio.Redis`` the caller owns and closes (not a ``RedisCluster``:
+    Redis Cluster is not supported). ``namespace`` prefixes
     every key; ``budget`` names the budget (default: a hash of the API origin
     and the token, never the token). ``lease_ttl`` (s, >= 1) is how long a dead
     worker's slot stays taken; ``max_wait`` (s) how long requests wait for an
@@ -126,7 +127,9 @@ class RedisStore(LimitStore):
             raise InvalidArgumentError(
                 "url_or_client",
                 f"<{type(url_or_client).__name__}>",
-                "expected a Redis URL or a redis.asyncio.Redis",
+                "Redis Cluster is not supported; give one Redis server's URL or client"
+                if isinstance(cast("object", url_or_client), aioredis.RedisCluster)
+                else "expected a Redis URL or a redis.asyncio.Redis",
             )
         self._scripts = {name: _Script(_script_text(name)) for name in _SCRIPTS + _TOKEN_SCRIPTS}
         self._failing_since: float | None = None

@@ -487,6 +487,16 @@ def test_a_bad_url_query_or_db_is_refused_before_any_connection(url: str, named:
     assert info.value.__context__ is None
 
 
+async def test_a_redis_cluster_client_is_refused_as_unsupported() -> None:
+    """Redis Cluster is not supported: a RedisCluster client is refused, saying so."""
+    cluster = aioredis.RedisCluster(host="127.0.0.1", port=7999)  # connects only when used
+    try:
+        with pytest.raises(InvalidArgumentError, match="Redis Cluster is not supported"):
+            RedisStore(cluster)  # type: ignore[arg-type]
+    finally:
+        await cluster.aclose()
+
+
 async def test_a_callers_client_is_not_closed(redis_url: str) -> None:
     """A redis.asyncio.Redis passed in stays open after the store closes."""
     require_redis_server()
