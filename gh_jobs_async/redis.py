@@ -573,12 +573,27 @@ class RedisBudget(Budget):
         task.add_done_callback(self._background.discard)
 
     async def aclose(self) -> None:
-        """Stop renewing and granting; wait for releases still on their way."""
+        """Stop renewing and granting; wait for releases still on their way.
+
+        They get the store's ``timeout`` at most (Redis down, they would retry for
+        ``max_wait``): then they are cancelled, and their leases expire after ``lease_ttl``.
+        """
         for task in (self._renewer, self._pump):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._renewer = self._pump = None
-        if self._background:
+        if not self._background:
+            return
+        _done, late = await asyncio.wait(set(self._background), timeout=self._store.timeout)
+        if late:
+            logger.warning(
+                "%d lease release(s) still waiting for Redis at %s after %g s: dropped "
+                "(the leases expire after %g s)",
+                len(late), self._store.address, self._store.timeout, self._store.lease_ttl,
+            )  # fmt: skip
+        while self._background:  # a cancelled release may start one more: cancel it too
+            for task in self._background:
+                task.cancel()
             await asyncio.gather(*self._background, return_exceptions=True)

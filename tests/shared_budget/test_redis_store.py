@@ -508,6 +508,28 @@ async def test_a_callers_client_is_not_closed(redis_url: str) -> None:
     await client.aclose()
 
 
+async def test_closing_does_not_wait_max_wait_for_releases_while_redis_is_down() -> None:
+    """A release left retrying in the background (Redis down) holds aclose for at most the
+    store's timeout, not max_wait; its lease then expires on its own."""
+    server = RedisServer(require_redis_server())
+    server.start()
+    try:
+        async with RedisStore(server.url, max_wait=30.0, timeout=0.5) as store:
+            budget = store.open_budget(_settings())
+            grant = await budget.acquire()
+            server.stop()
+            releasing = asyncio.create_task(budget.release(grant))
+            await asyncio.sleep(0.2)  # retrying: Redis is gone
+            releasing.cancel()  # a fresh release goes on in the background
+            with pytest.raises(asyncio.CancelledError):
+                await releasing
+            started = time.monotonic()
+            await asyncio.wait_for(budget.aclose(), 10)
+            assert time.monotonic() - started < 2.0
+    finally:
+        server.close()
+
+
 async def test_restarted_server_serves_again(tmp_path: Path) -> None:
     """A RedisServer helper restart keeps the socket path (used by the process tests)."""
     server = RedisServer(require_redis_server())
