@@ -16,9 +16,16 @@ Needs ``pip install 'gh_jobs_async[redis]' arq``. Environment: ``GH_TOKEN``,
     python examples/arq_harvest.py wait 101 102 103  # the outcome of each run
 
 Each run is harvested into ``<out>/<run_id>/``; logs already complete there are
-skipped, so a run that failed (or a worker that was killed) can simply be queued
-again. A run whose worker lost Redis for good fails with ``RateLimitStoreError``
+skipped. A run whose worker lost Redis for good fails with ``RateLimitStoreError``
 and leaves nothing partial on disk.
+
+Queueing again: arq refuses a job id while the job is queued, running, or its
+result is kept (``keep_result``, an hour by default), so ``enqueue`` drops the kept
+result of a finished run (failed or not) and queues it again. A run whose worker
+was killed (SIGKILL, a lost machine) is still queued and marked in progress: arq
+runs it again by itself once that mark expires, ``job_timeout`` + 10 s after it
+started (an hour here); until then ``enqueue`` says it is queued or running. A
+worker stopped with SIGINT or SIGTERM hands its runs back to the queue at once.
 """
 
 from __future__ import annotations
@@ -32,7 +39,8 @@ from typing import Any
 
 from arq import create_pool
 from arq.connections import RedisSettings
-from arq.jobs import Job
+from arq.constants import result_key_prefix
+from arq.jobs import Job, JobStatus
 from arq.worker import Worker
 
 from gh_jobs_async import Client
@@ -90,15 +98,24 @@ class WorkerSettings:
 
 
 async def enqueue(repository: str, run_ids: list[int], out: str) -> None:
-    """Queue one job per run (arq's job id makes queueing the same run twice a no-op)."""
+    """Queue one job per run; a finished run is queued again, a queued or running one not.
+
+    arq's job id makes queueing the same run twice a no-op, and it keeps counting a
+    finished job as present while its result is kept: that result is dropped first.
+    """
     owner, repo = repository.split("/", 1)
     pool = await create_pool(RedisSettings.from_dsn(redis_url()), default_queue_name=QUEUE)
     try:
         for run_id in run_ids:
-            job = await pool.enqueue_job(
-                "harvest_run", owner, repo, run_id, out, _job_id=f"harvest:{run_id}"
-            )
-            print(f"queued run {run_id}" if job else f"run {run_id} already queued")
+            job_id = f"harvest:{run_id}"
+            args = ("harvest_run", owner, repo, run_id, out)
+            job = await pool.enqueue_job(*args, _job_id=job_id)
+            if job is None and await Job(job_id, pool, _queue_name=QUEUE).status() == (
+                JobStatus.complete
+            ):
+                await pool.delete(result_key_prefix + job_id)  # the last outcome
+                job = await pool.enqueue_job(*args, _job_id=job_id)
+            print(f"queued run {run_id}" if job else f"run {run_id} already queued or running")
     finally:
         await pool.aclose()
 

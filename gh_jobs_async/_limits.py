@@ -176,6 +176,20 @@ class Pacer:
             return
         self._open -= 1
         self._completed.append(self._clock())
+        self._wake()
+
+    def give_back(self) -> None:
+        """The request was never sent: it leaves the window at once.
+
+        A waiter asleep until the oldest answer leaves the window sees the room at its
+        next check; one waiting for an answer (the whole budget in flight) wakes now.
+        """
+        if self.budget is None:
+            return
+        self._open -= 1
+        self._wake()
+
+    def _wake(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
 
@@ -215,7 +229,8 @@ class BudgetSettings:
 
 @attrs.frozen
 class Grant:
-    """One request's permission to be sent: give it back with :meth:`Budget.release`.
+    """One request's permission to be sent: give it back with :meth:`Budget.release`
+    (or :meth:`Budget.give_back` if it was never sent).
 
     ``generation`` counts the secondary pauses begun before it was granted, so a
     refusal can tell a new burst from the echo of one already paused for.
@@ -231,7 +246,8 @@ class Budget(abc.ABC):
     Contract: :meth:`acquire` returns only when a secondary pause and a spent
     primary budget allow sending, a slot is free and the window has room; it is
     first come, first served within the process and leaks nothing when
-    cancelled. Every grant is given back with :meth:`release`, exactly once.
+    cancelled. Every grant is given back exactly once: with :meth:`release` once
+    its request was sent, with :meth:`give_back` if it never was.
     """
 
     @property
@@ -246,6 +262,13 @@ class Budget(abc.ABC):
     @abc.abstractmethod
     async def release(self, grant: Grant) -> None:
         """The request was answered (or failed): free its slot; it stays in the window."""
+
+    async def give_back(self, grant: Grant) -> None:
+        """The request was never sent: free its slot, and it does not count in the window.
+
+        The default is :meth:`release` (the request then stays counted for one window).
+        """
+        await self.release(grant)
 
     @abc.abstractmethod
     def strikes_for(self, grant: Grant) -> int:
@@ -364,7 +387,7 @@ class LocalBudget(Budget):
             try:
                 await self._wait_for_gates()  # a pause may have begun while we queued
             except BaseException:
-                self.pacer.release()
+                self.pacer.give_back()  # never sent: out of the window
                 raise
         except BaseException:
             self.limiter.release()
@@ -374,6 +397,11 @@ class LocalBudget(Budget):
     async def release(self, grant: Grant) -> None:
         """Free the pacer (it stays counted for one window), then the limiter slot."""
         self.pacer.release()
+        self.limiter.release()
+
+    async def give_back(self, grant: Grant) -> None:
+        """Free the limiter slot; the request leaves the pacer's window (it was never sent)."""
+        self.pacer.give_back()
         self.limiter.release()
 
     def strikes_for(self, grant: Grant) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import random
 import re
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import attrs
 
@@ -21,6 +21,9 @@ SCHEMES = ("redis", "rediss", "unix")
 
 #: A name part of a key: no hash-tag braces, no whitespace, no colon-less surprises.
 _NAME_RE = re.compile(r"[A-Za-z0-9._@/+=-][A-Za-z0-9._@/+=:-]{0,199}")
+
+#: The path of a redis:// or rediss:// URL: nothing, or a database number.
+_DB_PATH_RE = re.compile(r"(/[0-9]+)?/?")
 
 #: Seconds an idle budget's keys outlive its last use (pause and primary reset on top).
 IDLE_TTL = 900.0
@@ -109,7 +112,26 @@ def check_url(url: str) -> str:
         )
     if parts.scheme == "unix" and not parts.path:
         raise InvalidArgumentError("url", safe_address(url), "a unix:// URL needs a socket path")
+    if parts.scheme != "unix" and not _DB_PATH_RE.fullmatch(parts.path):
+        # redis-py would silently use database 0 for redis://host/abc
+        raise InvalidArgumentError(
+            "url", safe_address(url), "the path must be a database number, such as /0"
+        )
     return url
+
+
+def refused_url(url: str, exc: Exception) -> InvalidArgumentError:
+    """The error for a URL redis-py refused (a bad query value): shown without credentials.
+
+    The address drops the query and the password; the password is cut out of redis-py's
+    message too, should a later version quote the value it refused.
+    """
+    parts = urlsplit(url)
+    lines = str(exc).splitlines() or [type(exc).__name__]
+    reason = lines[0][:200]
+    for secret in {parts.password, *parse_qs(parts.query).get("password", [])} - {None, ""}:
+        reason = reason.replace(str(secret), "<redacted>")
+    return InvalidArgumentError("url", safe_address(url), f"redis-py refused it: {reason}")
 
 
 def address_of(kwargs: dict[str, object]) -> str:

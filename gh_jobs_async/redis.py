@@ -58,6 +58,14 @@ _TRANSIENT = (
     OSError,
 )
 
+#: Errors of credentials: redis-py raises them as ConnectionErrors (a wrong password as
+#: a ConnectionError caused by one), but asking again never cures them.
+_CREDENTIAL_ERRORS = (redis_errors.AuthenticationError, redis_errors.AuthorizationError)
+_CREDENTIALS = "wrong or missing user or password"
+
+#: Seconds: no retry is started with less time than this left of ``max_wait``.
+_SHORTEST_ATTEMPT = 0.01
+
 _SCRIPTS = ("acquire", "release", "refused", "succeeded", "primary", "renew")
 _TOKEN_SCRIPTS = ("token_publish", "token_unlock", "token_discard")  # without common.lua
 
@@ -75,7 +83,8 @@ class RedisStore(LimitStore):
 
     ``url_or_client`` is a ``redis://``, ``rediss://`` or ``unix://`` URL (the store
     then owns the connection pool and :meth:`aclose` closes it) or a
-    ``redis.asyncio.Redis`` the caller owns and closes. ``namespace`` prefixes
+    ``redis.asyncio.Redis`` the caller owns and closes (not a ``RedisCluster``:
+    Redis Cluster is not supported). ``namespace`` prefixes
     every key; ``budget`` names the budget (default: a hash of the API origin
     and the token, never the token). ``lease_ttl`` (s, >= 1) is how long a dead
     worker's slot stays taken; ``max_wait`` (s) how long requests wait for an
@@ -108,12 +117,7 @@ class RedisStore(LimitStore):
         if isinstance(url_or_client, str):
             url = _store.check_url(url_or_client)
             self.address = _store.safe_address(url)
-            self._redis = aioredis.Redis.from_url(
-                url,
-                socket_timeout=self.timeout,
-                socket_connect_timeout=self.timeout,
-                retry_on_timeout=False,
-            )
+            self._redis = _from_url(url, self.timeout)
             self._owns = True
         elif isinstance(url_or_client, aioredis.Redis):
             self._redis = url_or_client
@@ -123,7 +127,9 @@ class RedisStore(LimitStore):
             raise InvalidArgumentError(
                 "url_or_client",
                 f"<{type(url_or_client).__name__}>",
-                "expected a Redis URL or a redis.asyncio.Redis",
+                "Redis Cluster is not supported; give one Redis server's URL or client"
+                if isinstance(cast("object", url_or_client), aioredis.RedisCluster)
+                else "expected a Redis URL or a redis.asyncio.Redis",
             )
         self._scripts = {name: _Script(_script_text(name)) for name in _SCRIPTS + _TOKEN_SCRIPTS}
         self._failing_since: float | None = None
@@ -177,17 +183,25 @@ class RedisStore(LimitStore):
         raise RateLimitStoreError(problem, address=self.address)
 
     async def call(self, what: str, command: Callable[[], Awaitable[object]]) -> object:
-        """Await ``command()`` (one Redis call), retried like :meth:`run`."""
+        """Await ``command()`` (one Redis call), retried like :meth:`run`.
+
+        The outage is timed from the start of the first attempt that failed; the
+        first attempt has the whole ``timeout``, every retry at most the time left
+        of ``max_wait``, so the call gives up after ``max(timeout, max_wait)`` s.
+        """
         attempt = 0
+        started = time.monotonic()
+        limit = self.timeout
         while True:
             problem = fatal = ""
             try:
-                async with asyncio.timeout(self.timeout):
+                async with asyncio.timeout(limit):
                     reply = await command()
             except _TRANSIENT as exc:
                 problem = _describe(exc)
+                fatal = _credentials_problem(exc)
             except redis_errors.RedisError as exc:
-                fatal = f"Redis refused {what}: {_describe(exc)}"
+                fatal = _credentials_problem(exc) or f"Redis refused {what}: {_describe(exc)}"
             else:
                 if self._failing_since is not None:
                     logger.warning("Redis at %s answers again", self.address)
@@ -195,7 +209,9 @@ class RedisStore(LimitStore):
                 return reply
             if fatal:  # raised outside the except block: no redis-py error as context
                 raise RateLimitStoreError(fatal, address=self.address)
-            attempt = await self._wait_or_raise(problem, attempt)
+            limit = await self._wait_or_raise(problem, attempt, started)
+            attempt += 1
+            started = time.monotonic()
 
     # -- shared installation tokens (the TokenStore protocol of _sharedtoken) ------------
 
@@ -210,8 +226,10 @@ class RedisStore(LimitStore):
 
     async def load_token(self, key: str) -> SharedToken | None:
         """The shared token under ``key`` (None: none, or expired)."""
+        token = self.token_keys(key).token
         raw = await self.call(
-            "reading a shared token", lambda: self._redis.hgetall(self.token_keys(key).token)
+            "reading a shared token",
+            lambda: cast("Awaitable[object]", self._redis.hgetall(token)),
         )
         fields = {
             (k.decode() if isinstance(k, bytes) else str(k)): (
@@ -268,19 +286,47 @@ class RedisStore(LimitStore):
         )
         return bool(dropped)
 
-    async def _wait_or_raise(self, problem: str, attempt: int) -> int:
-        now = time.monotonic()
+    async def _wait_or_raise(self, problem: str, attempt: int, started: float) -> float:
+        """Sleep before the next attempt and return its timeout; raise past ``max_wait``.
+
+        ``started`` is when the failed attempt began: an outage that begins with it
+        is timed from then, not from its failure (a silent Redis fails a whole
+        ``timeout`` later).
+        """
         if self._failing_since is None:
-            self._failing_since = now
+            self._failing_since = started
             logger.warning("Redis at %s: %s; waiting for it", self.address, problem)
-        if now - self._failing_since >= self.max_wait:
+        deadline = self._failing_since + self.max_wait
+        left = deadline - time.monotonic()
+        if left > _SHORTEST_ATTEMPT:
+            await asyncio.sleep(min(_store.retry_delay(attempt), left - _SHORTEST_ATTEMPT))
+            left = deadline - time.monotonic()
+        if left < _SHORTEST_ATTEMPT:
             raise RateLimitStoreError(
-                f"Redis unreachable for {now - self._failing_since:.0f} s "
+                f"Redis unreachable for {time.monotonic() - self._failing_since:.1f} s "
                 f"(max_wait={self.max_wait:g}): {problem}",
                 address=self.address,
             )
-        await asyncio.sleep(_store.retry_delay(attempt))
-        return attempt + 1
+        return min(self.timeout, left)
+
+
+def _from_url(url: str, timeout: float) -> aioredis.Redis:
+    """redis-py's client for ``url``; InvalidArgumentError (no redis-py error as context)
+    for a query value or name it refuses."""
+    refused: InvalidArgumentError | None = None
+    try:
+        client: aioredis.Redis = aioredis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False
+        )
+        # An unknown query parameter would fail only at the first connection: build a
+        # connection now (no I/O) to refuse it before any request.
+        pool = client.connection_pool
+        pool.connection_class(**pool.connection_kwargs)
+    except (ValueError, TypeError) as exc:  # a bad query value, or an unknown name
+        refused = _store.refused_url(url, exc)
+    if refused is not None:
+        raise refused
+    return client
 
 
 class _Script:
@@ -303,6 +349,26 @@ class _Script:
             return await cast("Awaitable[object]", client.evalsha(self.sha, len(keys), *words))
         except redis_errors.NoScriptError:
             return await cast("Awaitable[object]", client.eval(self.text, len(keys), *words))
+
+
+def _credentials_problem(exc: BaseException) -> str:
+    """What to say when ``exc`` means Redis refused who we are ("" otherwise).
+
+    A wrong password is a ConnectionError caused by an AuthenticationError; no
+    password is NOAUTH (an AuthenticationError), or, for a command with many
+    arguments, Redis's "Protocol error: unauthenticated multibulk length".
+    """
+    seen: BaseException | None = exc
+    for _ in range(5):  # a short chain: redis-py wraps at most once or twice
+        if seen is None:
+            break
+        unauthenticated = isinstance(seen, redis_errors.ResponseError) and str(seen).startswith(
+            "Protocol error: unauthenticated"
+        )
+        if unauthenticated or isinstance(seen, _CREDENTIAL_ERRORS):
+            return f"Redis authentication failed ({_CREDENTIALS}): {_describe(seen)}"
+        seen = seen.__cause__ or seen.__context__
+    return ""
 
 
 def _describe(exc: BaseException) -> str:
@@ -364,7 +430,7 @@ class RedisBudget(Budget):
             return await future
         except asyncio.CancelledError:
             if future.done() and not future.cancelled() and future.exception() is None:
-                self._spawn(self.release(future.result()))  # granted as we were cancelled
+                self._spawn(self.give_back(future.result()))  # granted as we were cancelled
             raise
 
     async def _serve(self) -> None:
@@ -397,7 +463,7 @@ class RedisBudget(Budget):
         for _ in range(reply.granted):
             lease, future = self._waiters.popleft()
             if future.done():  # cancelled while Redis granted it: give it back
-                self._spawn(self._give_back(lease))
+                self._spawn(self._free(lease, sent=0))
                 continue
             self._held.add(lease)
             future.set_result(Grant(reply.generation, lease))
@@ -414,12 +480,7 @@ class RedisBudget(Budget):
     async def _give_back_batch(self, call: asyncio.Future[Reply], batch: list[str]) -> None:
         with contextlib.suppress(Exception):
             for lease in batch[: (await call).granted]:
-                await self._give_back(lease)
-
-    async def _give_back(self, lease: str) -> None:
-        """Free a lease whose request was never sent (its waiter was cancelled)."""
-        with contextlib.suppress(RateLimitStoreError):
-            await self._run("release", lease, 0, int(self._budget > 0), self._maximum)
+                await self._free(lease, sent=0)
 
     @property
     def _maximum(self) -> int:
@@ -445,18 +506,26 @@ class RedisBudget(Budget):
 
     async def release(self, grant: Grant) -> None:
         """Give the lease back; cancelled on the way, a fresh release runs on in the background."""
-        self._held.discard(grant.lease)
+        await self._release(grant.lease, sent=1)
+
+    async def give_back(self, grant: Grant) -> None:
+        """Give back the lease of a request never sent: it does not count in the window."""
+        await self._release(grant.lease, sent=0)
+
+    async def _release(self, lease: str, *, sent: int) -> None:
+        self._held.discard(lease)
         try:
-            await self._run("release", grant.lease, 1, int(self._budget > 0), self._maximum)
+            await self._run("release", lease, sent, int(self._budget > 0), self._maximum)
         except asyncio.CancelledError:
-            self._spawn(self._release_again(grant.lease))
+            self._spawn(self._free(lease, sent=sent))
             raise
         finally:
             self._changed.set()
 
-    async def _release_again(self, lease: str) -> None:
+    async def _free(self, lease: str, *, sent: int) -> None:
+        """Release ``lease`` in the background (Redis failing: it expires after lease_ttl)."""
         with contextlib.suppress(RateLimitStoreError):
-            await self._run("release", lease, 1, int(self._budget > 0), self._maximum)
+            await self._run("release", lease, sent, int(self._budget > 0), self._maximum)
 
     def strikes_for(self, grant: Grant) -> int:
         """Shared strikes; an answer from before the last shared pause adds none."""
@@ -504,12 +573,27 @@ class RedisBudget(Budget):
         task.add_done_callback(self._background.discard)
 
     async def aclose(self) -> None:
-        """Stop renewing and granting; wait for releases still on their way."""
+        """Stop renewing and granting; wait for releases still on their way.
+
+        They get the store's ``timeout`` at most (Redis down, they would retry for
+        ``max_wait``): then they are cancelled, and their leases expire after ``lease_ttl``.
+        """
         for task in (self._renewer, self._pump):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._renewer = self._pump = None
-        if self._background:
+        if not self._background:
+            return
+        _done, late = await asyncio.wait(set(self._background), timeout=self._store.timeout)
+        if late:
+            logger.warning(
+                "%d lease release(s) still waiting for Redis at %s after %g s: dropped "
+                "(the leases expire after %g s)",
+                len(late), self._store.address, self._store.timeout, self._store.lease_ttl,
+            )  # fmt: skip
+        while self._background:  # a cancelled release may start one more: cancel it too
+            for task in self._background:
+                task.cancel()
             await asyncio.gather(*self._background, return_exceptions=True)

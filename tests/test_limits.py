@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from gh_jobs_async._limits import Limiter, Pacer
+from gh_jobs_async import PrimaryRateLimitError
+from gh_jobs_async._limits import BudgetSettings, Limiter, LocalBudget, Pacer
 
 WINDOW = 60.0
 MARGIN = 1.0
@@ -409,3 +410,70 @@ async def test_refusals_of_a_burst_cap_regrowth_at_the_servers_tolerance() -> No
     assert (limiter.limit, limiter.ceiling) == (20, 20)
     limiter.succeeded()  # the ceiling relaxes only after 10 x 20 successes at it
     assert limiter.ceiling == 21
+
+
+# --------------------------------------------------------------------------- give_back
+
+
+async def test_pacer_give_back_takes_the_request_out_of_the_window(fake: FakeTime) -> None:
+    """A request never sent leaves the window at once; a released one stays counted."""
+    pacer = _pacer(2, fake)
+    await pacer.acquire()
+    await pacer.acquire()
+    pacer.give_back()
+    pacer.release()
+    assert pacer.used() == 1
+
+
+async def test_pacer_give_back_wakes_a_waiter_when_the_whole_budget_was_in_flight(
+    fake: FakeTime,
+) -> None:
+    """With the whole budget in flight, a give-back lets the next request go without a wait."""
+    pacer = _pacer(1, fake)
+    await pacer.acquire()
+    waiting = asyncio.create_task(pacer.acquire())
+    await _settle()
+    assert not waiting.done()
+    pacer.give_back()
+    assert await asyncio.wait_for(waiting, 1) == 0.0
+
+
+def _local(fake: FakeTime, maximum: int = 1, rpm: int | None = 1) -> LocalBudget:
+    return LocalBudget(
+        BudgetSettings(
+            identity="local",
+            api_url="https://api.github.com",
+            max_concurrency=maximum,
+            requests_per_minute=rpm,
+            max_rate_limit_wait=10.0,
+            clock=fake.clock,
+            monotonic=fake.clock,
+            sleep=fake.sleep,
+        )
+    )
+
+
+async def test_local_budget_give_back_frees_the_slot_and_the_window(fake: FakeTime) -> None:
+    """LocalBudget.give_back: the slot is free and the window has room again at once."""
+    budget = _local(fake)
+    await budget.give_back(await budget.acquire())
+    before = fake.now
+    grant = await asyncio.wait_for(budget.acquire(), 1)
+    assert fake.now == before  # no wait for a window
+    await budget.release(grant)
+    assert budget.pacer.used() == 1
+
+
+async def test_a_local_grant_refused_by_a_later_gate_is_not_counted(fake: FakeTime) -> None:
+    """Queued behind the limiter, then refused by a primary budget spent meanwhile: the
+    request was never sent, so it leaves no trace in the window."""
+    budget = _local(fake, maximum=1, rpm=2)
+    first = await budget.acquire()
+    second = asyncio.create_task(budget.acquire())
+    await _settle()
+    await budget.primary(0, fake.now + 3600)  # past max_rate_limit_wait
+    await budget.release(first)
+    with pytest.raises(PrimaryRateLimitError):
+        await asyncio.wait_for(second, 1)
+    assert budget.pacer.used() == 1  # only the first request, which was sent
+    assert budget.limiter.in_flight == 0

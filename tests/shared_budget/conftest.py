@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis.asyncio as aioredis
-from redis_server import RedisServer, require_redis_server
+from redis_server import PROTECTED_PASSWORD, RedisServer, require_redis_server
 
 
 @pytest.fixture(name="redis_server", scope="session")
@@ -27,3 +27,14 @@ async def fixture_redis_url(redis_server: RedisServer) -> str:
     await client.flushall()
     await client.aclose()
     return redis_server.url
+
+
+@pytest.fixture(name="protected_redis", scope="session")
+def fixture_protected_redis() -> Iterator[RedisServer]:
+    """A second redis-server that requires PROTECTED_PASSWORD (``requirepass``)."""
+    server = RedisServer(require_redis_server(), password=PROTECTED_PASSWORD)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+#: The password of the ``protected_redis`` fixture's server (a test value, not a secret).
+PROTECTED_PASSWORD = "s3cret-test-password"
+
 SKIP_REASON = "redis-server not on PATH (apt-get install redis-server); CI installs it"
 
 
@@ -27,8 +30,9 @@ def require_redis_server() -> str:
 class RedisServer:
     """One ``redis-server`` process that can be stopped and started again on the same socket."""
 
-    def __init__(self, binary: str) -> None:
+    def __init__(self, binary: str, *, password: str | None = None) -> None:
         self.binary = binary
+        self.password = password  # --requirepass: the default user needs it
         self.folder = Path(tempfile.mkdtemp(prefix="ghj-redis-", dir="/tmp"))
         self.socket = self.folder / "redis.sock"
         self.process: subprocess.Popen[bytes] | None = None
@@ -57,6 +61,7 @@ class RedisServer:
                 str(self.folder),
                 "--loglevel",
                 "warning",
+                *(["--requirepass", self.password] if self.password else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

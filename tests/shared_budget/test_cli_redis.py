@@ -144,3 +144,21 @@ async def test_a_bad_redis_url_is_a_usage_error_without_the_password() -> None:
     assert code == 2
     assert "http://db:6379" in output
     assert "hunter2" not in output
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:hunter2@db:6379/0?socket_timeout=abc", "redis://db:6379/0"),
+        ("redis://:hunter2@db:6379/abc", "redis://db:6379/abc"),
+    ],
+)
+async def test_a_bad_redis_url_query_or_db_is_a_usage_error(url: str, shown: str) -> None:
+    """A query value redis-py refuses, or a db path that is no number: exit 2 naming the URL
+    without its password, no traceback."""
+    async with FakeGitHub() as fake:
+        code, output = await _cli(fake, "get", "octo-org/hello-world", "1", "--redis", url)
+    assert code == 2, output
+    assert shown in output
+    assert "hunter2" not in output
+    assert "Traceback" not in output

@@ -56,3 +56,34 @@ async def test_two_queue_workers_harvest_every_log(redis_url: str, tmp_path: Pat
         assert output.count("{'downloaded': 12} failed=[]") == 4
         assert fake.stats.secondary_violations == 0
         assert_logs_exact(fake, tmp_path, runs)
+
+
+async def test_a_failed_run_can_be_queued_again(redis_url: str, tmp_path: Path) -> None:
+    """A run that failed (a wrong token here) is queued again and harvested by the next
+    worker: arq keeps a finished job's result for an hour, which made `enqueue` a no-op."""
+    pytest.importorskip("arq")
+    async with FakeGitHub(api_latency=0.01) as fake:
+        run = fake.add_run(jobs=5).run_id
+        env = dict(
+            os.environ,
+            GH_TOKEN=fake.token,
+            GITHUB_API_URL=fake.api_url,
+            GH_JOBS_REDIS_URL=redis_url,
+        )
+        enqueue = ("enqueue", "octo-org/hello-world", str(run), "--out", str(tmp_path))
+        code, output = await _example(env, *enqueue)
+        assert (code, output.strip()) == (0, f"queued run {run}"), output
+        code, output = await _example(env, *enqueue)  # still queued: not twice
+        assert (code, output.strip()) == (0, f"run {run} already queued or running"), output
+        code, output = await _example(dict(env, GH_TOKEN="ghp_wrongToken"), "worker", "--burst")
+        assert code == 0, output
+        code, output = await _example(env, "wait", str(run), "--timeout", "10")
+        assert code == 1, output  # the run failed
+        code, output = await _example(env, *enqueue)
+        assert (code, output.strip()) == (0, f"queued run {run}"), output
+        code, output = await _example(env, "worker", "--burst")
+        assert code == 0, output
+        code, output = await _example(env, "wait", str(run), "--timeout", "10")
+        assert code == 0, output
+        assert f"run {run}: {{'downloaded': 5}} failed=[]" in output
+        assert_logs_exact(fake, tmp_path, [run])

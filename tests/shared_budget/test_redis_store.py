@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-from redis_server import RedisServer, require_redis_server
+from redis_server import PROTECTED_PASSWORD, RedisServer, require_redis_server
 
 from gh_jobs_async import (
     Client,
@@ -241,6 +242,42 @@ async def test_cancelled_mid_script_gives_the_lease_back(
     assert await raw.zcard(store.keys("test-budget").leases) == 0
 
 
+async def test_a_grant_given_back_unsent_is_not_counted_in_the_shared_window(
+    store: RedisStore, raw: aioredis.Redis
+) -> None:
+    """give_back frees the lease and leaves the per-minute window; release keeps it counted."""
+    budget = store.open_budget(_settings(2, 2))
+    await budget.give_back(await budget.acquire())
+    await budget.release(await budget.acquire())
+    keys = store.keys("test-budget")
+    assert await raw.zcard(keys.leases) == 0
+    assert await raw.zcard(keys.done) == 1  # only the request that was sent
+    await budget.release(await asyncio.wait_for(budget.acquire(), 2))  # room for a second
+    await budget.aclose()
+
+
+async def test_a_waiter_cancelled_as_it_is_granted_is_not_counted_in_the_window(
+    store: RedisStore, raw: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A waiter cancelled after Redis granted its lease (before it could send) gives the
+    lease back as never sent: nothing is left in the shared per-minute window."""
+    budget = store.open_budget(_settings(2, 5))
+    waiter = asyncio.create_task(budget.acquire())
+    start_renewing = budget._start_renewing  # called right after the grants are handed out
+
+    def cancel_then_renew() -> None:
+        waiter.cancel()  # the grant is set; the waiter has not run yet
+        start_renewing()
+
+    monkeypatch.setattr(budget, "_start_renewing", cancel_then_renew)
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    await budget.aclose()  # waits for the give-back
+    keys = store.keys("test-budget")
+    assert await raw.zcard(keys.leases) == 0
+    assert await raw.zcard(keys.done) == 0
+
+
 async def test_unreachable_redis_raises_after_the_wait(tmp_path: Path) -> None:
     """No Redis at the address: wait max_wait, then RateLimitStoreError without the password."""
     url = f"unix://{tmp_path}/nothing.sock?password=hunter2"
@@ -256,8 +293,9 @@ async def test_unreachable_redis_raises_after_the_wait(tmp_path: Path) -> None:
     assert info.value.__cause__ is None
 
 
-async def test_silent_redis_times_out_then_raises() -> None:
-    """A Redis that accepts and never answers cannot hang a request: timeout, wait, raise."""
+@pytest.fixture(name="silent_server")
+async def fixture_silent_server() -> AsyncIterator[tuple[int, list[asyncio.StreamWriter]]]:
+    """A TCP server on loopback that accepts and never answers: its port, its connections."""
     accepted: list[asyncio.StreamWriter] = []
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -265,22 +303,85 @@ async def test_silent_redis_times_out_then_raises() -> None:
         await reader.read()
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
     try:
-        async with RedisStore(
-            f"redis://user:hunter2@127.0.0.1:{port}/0", max_wait=0.6, timeout=0.2
-        ) as store:
-            budget = store.open_budget(_settings())
-            with pytest.raises(RateLimitStoreError, match="unreachable") as info:
-                await asyncio.wait_for(budget.acquire(), 10)
-        assert accepted
-        assert "hunter2" not in str(info.value)
-        assert f"redis://127.0.0.1:{port}/0" in str(info.value)
+        yield server.sockets[0].getsockname()[1], accepted
     finally:
         for writer in accepted:
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+async def test_silent_redis_times_out_then_raises(
+    silent_server: tuple[int, list[asyncio.StreamWriter]],
+) -> None:
+    """A Redis that accepts and never answers cannot hang a request: timeout, wait, raise."""
+    port, accepted = silent_server
+    async with RedisStore(
+        f"redis://user:hunter2@127.0.0.1:{port}/0", max_wait=0.6, timeout=0.2
+    ) as store:
+        budget = store.open_budget(_settings())
+        with pytest.raises(RateLimitStoreError, match="unreachable") as info:
+            await asyncio.wait_for(budget.acquire(), 10)
+    assert accepted
+    assert "hunter2" not in str(info.value)
+    assert f"redis://127.0.0.1:{port}/0" in str(info.value)
+
+
+@pytest.mark.parametrize(("max_wait", "timeout"), [(1.0, 1.0), (1.5, 1.0)])
+async def test_a_silent_redis_is_given_up_after_max_wait_and_the_time_is_told(
+    silent_server: tuple[int, list[asyncio.StreamWriter]], max_wait: float, timeout: float
+) -> None:
+    """The outage is timed from the first attempt and no retry outlasts max_wait: the error
+    comes after max_wait (not max_wait + timeout) and tells the seconds it really waited."""
+    port, _accepted = silent_server
+    async with RedisStore(
+        f"redis://127.0.0.1:{port}/0", max_wait=max_wait, timeout=timeout
+    ) as store:
+        budget = store.open_budget(_settings())
+        started = time.monotonic()
+        with pytest.raises(RateLimitStoreError, match="unreachable") as info:
+            await asyncio.wait_for(budget.acquire(), 10)
+        elapsed = time.monotonic() - started
+    assert max_wait - 0.05 < elapsed < max_wait + 0.5
+    told = re.search(r"unreachable for ([0-9.]+) s", str(info.value))
+    assert told is not None, info.value
+    assert abs(float(told.group(1)) - elapsed) < 0.3, (told.group(0), elapsed)
+
+
+@pytest.mark.parametrize("password", [None, "wrong-password"], ids=["none", "wrong"])
+async def test_refused_credentials_raise_at_once(
+    protected_redis: RedisServer, password: str | None
+) -> None:
+    """A missing or wrong password is no outage: RateLimitStoreError at once (not after
+    max_wait), saying authentication failed, naming the address without the password."""
+    url = protected_redis.url + (f"?password={password}" if password else "")
+    async with RedisStore(url, max_wait=5.0) as store:
+        budget = store.open_budget(_settings())
+        started = time.monotonic()
+        with pytest.raises(RateLimitStoreError, match="authentication failed") as info:
+            await budget.acquire()
+        assert time.monotonic() - started < 2
+        await budget.aclose()
+        with pytest.raises(RateLimitStoreError, match="authentication failed"):
+            await store.load_token("a-share-key")  # a short command: NOAUTH, not a protocol error
+        assert time.monotonic() - started < 2
+    message = str(info.value)
+    assert f"({protected_redis.url})" in message
+    assert "wrong-password" not in message
+    assert PROTECTED_PASSWORD not in message
+    assert "unreachable" not in message
+    assert info.value.__context__ is None
+    assert info.value.__cause__ is None
+
+
+async def test_the_right_password_is_let_in(protected_redis: RedisServer) -> None:
+    """With the password in the URL the protected server grants as any other."""
+    url = f"{protected_redis.url}?password={PROTECTED_PASSWORD}"
+    async with RedisStore(url, max_wait=5.0) as store:
+        budget = store.open_budget(_settings())
+        await budget.release(await budget.acquire())
+        await budget.aclose()
 
 
 async def _harvest(fake: FakeGitHub, store: RedisStore, dest: Path, jobs: int = 40) -> set[str]:
@@ -367,6 +468,35 @@ def test_bad_store_arguments_are_refused() -> None:
             make()
 
 
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("redis://:hunter2@db:6379/0?socket_timeout=abc", "'socket_timeout'"),
+        ("redis://:hunter2@db:6379/0?db=one", "'db'"),
+        ("unix:///run/redis.sock?password=hunter2&sockettimeout=1", "'sockettimeout'"),
+        ("redis://:hunter2@db:6379/abc", "database number"),
+    ],
+)
+def test_a_bad_url_query_or_db_is_refused_before_any_connection(url: str, named: str) -> None:
+    """A query value or name redis-py refuses (it raised ValueError, or TypeError only at the
+    first connection) and a db path that is no number raise InvalidArgumentError at once,
+    naming the address without the password."""
+    with pytest.raises(InvalidArgumentError, match=named) as info:
+        RedisStore(url)
+    assert "hunter2" not in str(info.value)
+    assert info.value.__context__ is None
+
+
+async def test_a_redis_cluster_client_is_refused_as_unsupported() -> None:
+    """Redis Cluster is not supported: a RedisCluster client is refused, saying so."""
+    cluster = aioredis.RedisCluster(host="127.0.0.1", port=7999)  # connects only when used
+    try:
+        with pytest.raises(InvalidArgumentError, match="Redis Cluster is not supported"):
+            RedisStore(cluster)  # type: ignore[arg-type]
+    finally:
+        await cluster.aclose()
+
+
 async def test_a_callers_client_is_not_closed(redis_url: str) -> None:
     """A redis.asyncio.Redis passed in stays open after the store closes."""
     require_redis_server()
@@ -376,6 +506,28 @@ async def test_a_callers_client_is_not_closed(redis_url: str) -> None:
         assert store.address.startswith("unix://")
     assert await client.ping()
     await client.aclose()
+
+
+async def test_closing_does_not_wait_max_wait_for_releases_while_redis_is_down() -> None:
+    """A release left retrying in the background (Redis down) holds aclose for at most the
+    store's timeout, not max_wait; its lease then expires on its own."""
+    server = RedisServer(require_redis_server())
+    server.start()
+    try:
+        async with RedisStore(server.url, max_wait=30.0, timeout=0.5) as store:
+            budget = store.open_budget(_settings())
+            grant = await budget.acquire()
+            server.stop()
+            releasing = asyncio.create_task(budget.release(grant))
+            await asyncio.sleep(0.2)  # retrying: Redis is gone
+            releasing.cancel()  # a fresh release goes on in the background
+            with pytest.raises(asyncio.CancelledError):
+                await releasing
+            started = time.monotonic()
+            await asyncio.wait_for(budget.aclose(), 10)
+            assert time.monotonic() - started < 2.0
+    finally:
+        server.close()
 
 
 async def test_restarted_server_serves_again(tmp_path: Path) -> None:

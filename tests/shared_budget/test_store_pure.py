@@ -16,6 +16,7 @@ from gh_jobs_async._store import (
     check_name,
     check_seconds,
     check_url,
+    refused_url,
     retry_delay,
     safe_address,
 )
@@ -81,6 +82,36 @@ def test_bad_urls_are_refused_without_showing_the_password() -> None:
         check_url("unix://")
     with pytest.raises(InvalidArgumentError):
         check_url("redis://host:notaport")
+
+
+@pytest.mark.parametrize("path", ["/abc", "/0x", "/1/2", "/-1"])
+def test_a_db_path_that_is_no_number_is_refused(path: str) -> None:
+    """`redis://host/abc` names no database (redis-py used 0): refused, without the password."""
+    with pytest.raises(InvalidArgumentError, match="database number") as info:
+        check_url(f"redis://:hunter2@db.internal{path}")
+    assert f"redis://db.internal{path}" in str(info.value)
+    assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://h", "redis://h/", "redis://h/0", "rediss://h:6380/15/", "unix:///r.sock"]
+)
+def test_urls_with_or_without_a_db_number_pass(url: str) -> None:
+    """No path, `/` or a number: accepted as they are."""
+    assert check_url(url) == url
+
+
+def test_a_url_redis_py_refused_is_named_without_credentials() -> None:
+    """redis-py's reason is kept, the query and the password are not (even if it quoted them)."""
+    error = refused_url(
+        "redis://u:hunter2@db:6379/0?socket_timeout=abc&password=hunter3",
+        ValueError("Invalid value hunter2 / hunter3\nmore"),
+    )
+    assert isinstance(error, InvalidArgumentError)
+    assert str(error) == (
+        "invalid url 'redis://db:6379/0': redis-py refused it: "
+        "Invalid value <redacted> / <redacted>"
+    )
 
 
 def test_address_of_a_callers_client() -> None:
