@@ -404,7 +404,7 @@ class Session:
         raised with the slot given back."""
         grant = await self.budget.acquire()
         if credential is not None and credential.schedule.due(self.config.clock()):
-            await self.budget.release(grant)
+            await self.budget.give_back(grant)  # never sent: not counted in the window
             logger.debug("%r fell due while waiting for a slot; asking for a fresh one", credential)
             raise _CredentialDue
         try:
