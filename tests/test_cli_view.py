@@ -37,6 +37,16 @@ def _lines(fake: FakeGitHub, job_id: int) -> list[str]:
     return [strip_ansi(line) for line in text.split("\n")[:-1]]
 
 
+def _step_lines(fake: FakeGitHub, job_id: int, name: str, number: int) -> list[str]:
+    """What ``--log --failed`` prints for step ``number`` called ``name``, by the oracle."""
+    oracle = fake.log_steps(job_id)
+    return [
+        f"{name}\t{line}"
+        for line, step in zip(_lines(fake, job_id), oracle, strict=True)
+        if step == number
+    ]
+
+
 def _failed_job(fake: FakeGitHub) -> int:
     """A failed job with more than three steps, so that steps follow the failed one."""
     run = fake.add_run(OWNER, REPO, jobs=12, conclusions=("failure",), log_size=400_000)
@@ -50,12 +60,7 @@ async def test_failed_prints_exactly_the_failed_steps_lines(cli: Cli, fake: Fake
     """--log --failed: the failed step's lines, every one, prefixed with its name; nothing else."""
     job_id = _failed_job(fake)
     (failed,) = [s for s in fake.job(job_id)["steps"] if s["conclusion"] == "failure"]
-    oracle = fake.log_steps(job_id)
-    expected = [
-        f"{failed['name']}\t{line}"
-        for line, step in zip(_lines(fake, job_id), oracle, strict=True)
-        if step == failed["number"]
-    ]
+    expected = _step_lines(fake, job_id, failed["name"], failed["number"])
     result = await cli.run("view", SLUG, job_id, "--log", "--failed", *cli.api)
     assert result.code == 0, result
     assert result.err == ""
@@ -69,12 +74,7 @@ async def test_a_failed_step_named_post_comment_is_printed(cli: Cli, fake: FakeG
     job_id, steps, failed = failing_after_checkout(fake, run.job_ids)
     failed["name"] = "Post comment"
     fake.update_job(job_id, steps=steps)
-    oracle = fake.log_steps(job_id)
-    expected = [
-        f"Post comment\t{line}"
-        for line, step in zip(_lines(fake, job_id), oracle, strict=True)
-        if step == failed["number"]
-    ]
+    expected = _step_lines(fake, job_id, "Post comment", failed["number"])
     result = await cli.run("view", SLUG, job_id, "--log", "--failed", *cli.api)
     assert result.code == 0, result
     assert result.err == ""
@@ -91,12 +91,7 @@ async def test_a_runner_clock_off_by_seconds_still_splits_by_markers(
         OWNER, REPO, jobs=12, conclusions=("failure",), log_size=60_000, runner_clock_skew=skew
     )
     job_id, _, failed = failing_after_checkout(fake, run.job_ids)
-    oracle = fake.log_steps(job_id)
-    expected = [
-        f"{failed['name']}\t{line}"
-        for line, step in zip(_lines(fake, job_id), oracle, strict=True)
-        if step == failed["number"]
-    ]
+    expected = _step_lines(fake, job_id, failed["name"], failed["number"])
     result = await cli.run("view", SLUG, job_id, "--log", "--failed", *cli.api)
     assert result.code == 0, result
     assert result.err == ""
