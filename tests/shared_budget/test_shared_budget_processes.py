@@ -78,26 +78,40 @@ async def test_four_workers_without_the_store_break_the_limit(tmp_path: Path) ->
         assert fake.stats.in_flight_violations > 0
 
 
-async def test_one_workers_secondary_limit_pauses_all(redis_url: str, tmp_path: Path) -> None:
-    """A secondary-limit answer to one worker: no request from any process during the pause."""
+async def _secondary_fleet(redis_url: str | None, tmp_path: Path) -> FakeGitHub:
+    """4 workers harvesting together, one of them refused by a secondary limit (2 s)."""
     # penalty_grace: what another process had already granted and sent while the refused
-    # worker was told is on the wire (2 shared cores schedule 5 processes); without the
-    # store the other workers go on for the whole pause (about 90 requests counted).
+    # worker was told is on the wire (2 shared cores schedule 5 processes).
     async with FakeGitHub(api_latency=0.05, penalty_grace=0.2, **LIMITS) as fake:
         runs = add_runs(fake, 4, jobs=60)
         victim = fake.run(runs[2]).job_ids[8]
         fake.inject(Fault("logs", "secondary", job_id=victim, retry_after=2))
-        started = time.monotonic()
+        start_at = time.time() + START_DELAY
         workers = [
-            await start_worker(fake, [run], tmp_path, redis=redis_url, max_concurrency=5)
+            await start_worker(
+                fake, [run], tmp_path, redis=redis_url, max_concurrency=5, start_at=start_at
+            )
             for run in runs
         ]
         reports = [await worker.result() for worker in workers]
         assert all(report["error"] is None for report in reports), reports
         assert not fake.pending_faults  # the refusal happened
-        assert time.monotonic() - started >= 2.0
-        assert fake.stats.requests_during_penalty == 0
+        assert time.time() - start_at >= 2.0
         assert_logs_exact(fake, tmp_path, runs)
+        return fake
+
+
+async def test_one_workers_secondary_limit_pauses_all(redis_url: str, tmp_path: Path) -> None:
+    """A secondary-limit answer to one worker: no request from any process during the pause."""
+    fake = await _secondary_fleet(redis_url, tmp_path)
+    assert fake.stats.requests_during_penalty == 0
+
+
+async def test_without_the_store_a_secondary_limit_pauses_one_worker(tmp_path: Path) -> None:
+    """The control: in-process limits, the other workers go on during the pause (the test
+    above can fail)."""
+    fake = await _secondary_fleet(None, tmp_path)
+    assert fake.stats.requests_during_penalty > 10
 
 
 async def test_a_killed_worker_gives_its_slots_back_within_lease_ttl(
