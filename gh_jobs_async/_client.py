@@ -608,7 +608,9 @@ class Client:
         self._check_open()
         return LogReader(self._session, url, job_id, max_attempts=max_attempts, max_line=max_line)
 
-    async def tail_log(self, owner: str, repo: str, job_id: int, lines: int = 100) -> list[LogLine]:
+    async def tail_log(
+        self, owner: str, repo: str, job_id: int, lines: int = 100, *, max_attempts: int = 4
+    ) -> list[LogLine]:
         """The last ``lines`` entries of a job's log, reading it backwards.
 
         Learns the size with a one-byte range, then reads windows from the end
@@ -616,12 +618,16 @@ class Client:
         size of those entries, not of the log. Entries read from the middle of
         the log have ``number=None`` (the line count before them is unknown).
         On a host that ignores ranges the whole log is streamed and its last
-        entries kept. Same errors as :meth:`open_log`.
+        entries kept. Each of these reads takes up to ``max_attempts`` requests,
+        each with a fresh ``Location``, and a body that breaks part-way is
+        continued from the byte it reached, as :meth:`open_log` does. Same
+        errors as :meth:`open_log`.
         """
         url = logs_url(self._session, owner, repo, job_id)
         _non_negative_int("lines", lines)
+        _positive("max_attempts", max_attempts)
         self._check_open()
-        return await _tail_log(self._session, url, job_id, lines)
+        return await _tail_log(self._session, url, job_id, lines, max_attempts=max_attempts)
 
     def download_logs(
         self,

@@ -11,6 +11,7 @@ from _support import failing_after_checkout, serve
 from gh_jobs_async import (
     InvalidArgumentError,
     LogChangedError,
+    LogDownloadError,
     LogsNotAvailableError,
     split_steps,
 )
@@ -160,6 +161,68 @@ async def test_tail_of_a_short_log_is_the_whole_log() -> None:
         fake.set_log_state(job_id, "not_available")
         with pytest.raises(LogsNotAvailableError):
             await client.tail_log(OWNER, REPO, job_id)
+
+
+# Blob requests of tail_log(lines=1000) on a 4 MiB log: #1 the probe, #2 and #3 the windows.
+TAIL_FAULTS = {
+    "probe 503": Fault("blob", "status", status=503),
+    "probe expired (403)": Fault("blob", "status", status=403),
+    "window 503": Fault("blob", "status", status=503, after=1),
+    "window expired (403)": Fault("blob", "status", status=403, after=1),
+    "window reset mid-body": Fault("blob", "reset", after=1, partial_bytes=20_000),
+    "window truncated": Fault("blob", "truncate", after=1, partial_bytes=30_000),
+    "second window reset mid-body": Fault("blob", "reset", after=2, partial_bytes=100_000),
+    "two failures in a row": Fault("blob", "status", status=502, after=1, times=2),
+}
+
+
+@pytest.mark.parametrize("fault", TAIL_FAULTS.values(), ids=TAIL_FAULTS.keys())
+async def test_tail_recovers_from_blob_faults_with_the_undisturbed_result(fault: Fault) -> None:
+    """A 5xx, an expired URL, a reset or a truncated body mid-tail: retried, the same tail."""
+    async with serve() as (fake, client):
+        run = fake.add_run(jobs=1, log_size=4 * MiB, conclusions=("failure",))
+        job_id = run.job_ids[0]
+        undisturbed = await client.tail_log(OWNER, REPO, job_id, lines=1000)
+        fake.inject(fault)
+        tail = await client.tail_log(OWNER, REPO, job_id, lines=1000)
+        assert fake.pending_faults == []
+        assert sum(fake.stats.faults_injected.values()) == fault.times
+    assert tail == undisturbed
+    assert len(tail) == 1000
+
+
+async def test_tail_on_a_host_that_ignores_ranges_resumes_the_whole_log() -> None:
+    """Ranges ignored and the whole-log answer reset at 60%: continued, not read again."""
+    size = 3 * MiB
+    async with serve(FakeConfig(blob_ignore_ranges=True)) as (fake, client):
+        run = fake.add_run(jobs=1, log_size=size)
+        job_id = run.job_ids[0]
+        fake.inject(Fault("blob", "reset", job_id=job_id, partial_bytes=int(0.6 * size)))
+        tail = await client.tail_log(OWNER, REPO, job_id, lines=7)
+        assert fake.pending_faults == []
+        body = fake.log_bytes(job_id)
+    assert tail == entries_of(body)[-7:]
+
+
+async def test_tail_max_attempts_is_checked_and_bounds_the_retries() -> None:
+    """Bad max_attempts raise before any request; max_attempts=1 gives up at the first 503."""
+    async with serve() as (fake, client):
+        run = fake.add_run(jobs=1, log_size=200_000)
+        job_id = run.job_ids[0]
+        sent = fake.stats.requests
+        for bad in (0, -1, True, 2.0, "3"):
+            with pytest.raises(InvalidArgumentError, match="max_attempts"):
+                await client.tail_log(OWNER, REPO, job_id, max_attempts=bad)  # type: ignore[arg-type]
+        assert fake.stats.requests == sent
+        fake.inject(Fault("blob", "status", status=503, after=1))
+        with pytest.raises(LogDownloadError) as caught:
+            await client.tail_log(OWNER, REPO, job_id, max_attempts=1)
+        assert caught.value.status == 503
+        fake.inject(Fault("blob", "status", status=503, after=1, times=2))
+        with pytest.raises(LogDownloadError):
+            await client.tail_log(OWNER, REPO, job_id, max_attempts=2)
+        assert fake.pending_faults == []
+        assert await client.tail_log(OWNER, REPO, job_id, max_attempts=1)
 
 
 @pytest.mark.slow
