@@ -620,8 +620,10 @@ class Client:
         On a host that ignores ranges the whole log is streamed and its last
         entries kept. Each of these reads takes up to ``max_attempts`` requests,
         each with a fresh ``Location``, and a body that breaks part-way is
-        continued from the byte it reached, as :meth:`open_log` does. Same
-        errors as :meth:`open_log`.
+        continued from the byte it reached, as :meth:`open_log` does. The
+        windows are pinned to the probe's ETag (``If-Match``): a log replaced
+        meanwhile is tailed again from a new probe, at most twice, then raises
+        :class:`~gh_jobs_async.LogChangedError`. Same errors as :meth:`open_log`.
         """
         url = logs_url(self._session, owner, repo, job_id)
         _non_negative_int("lines", lines)

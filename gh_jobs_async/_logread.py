@@ -236,6 +236,10 @@ class LogReader:
         self.probed = True
 
 
+#: How many times a tail starts again from a new probe when the log changed under it.
+TAIL_RESTARTS = 2
+
+
 async def tail_log(
     session: Session,
     url: str,
@@ -258,7 +262,37 @@ async def tail_log(
     :class:`LogReader`: up to ``max_attempts`` requests, each with a fresh
     ``Location``, a broken body continued from the byte it reached. Each window
     streams through a bounded buffer.
+
+    Every window from past byte 0 carries ``If-Match`` with the probe's ETag, so
+    it is the probe's log or refused (412): a log replaced meanwhile is tailed
+    again from a new probe, at most :data:`TAIL_RESTARTS` times, then
+    :class:`~gh_jobs_async.LogChangedError` is raised. (A window from byte 0 is
+    the whole log, whichever it is, and pins its own ETag for its resumes.)
     """
+    for restart in range(TAIL_RESTARTS + 1):
+        try:
+            return await _tail_once(
+                session, url, job_id, count, max_attempts, first_window, max_line
+            )
+        except LogChangedError:
+            if restart >= TAIL_RESTARTS:
+                raise
+            logger.warning(
+                "job %d: the log changed while its tail was read; starting again", job_id
+            )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _tail_once(  # noqa: PLR0917 - tail_log's arguments, passed on
+    session: Session,
+    url: str,
+    job_id: int,
+    count: int,
+    max_attempts: int,
+    first_window: int,
+    max_line: int,
+) -> list[_logtext.LogLine]:
+    """One tail: a probe, then windows pinned to the probe's ETag."""
     probe = LogReader(
         session, url, job_id, max_attempts=max_attempts, max_line=max_line, probe=True
     )
@@ -268,7 +302,13 @@ async def tail_log(
     assert probe.size is not None  # noqa: S101 - a probe is answered with the size
     for start in _logtext.tail_windows(probe.size, first_window):
         window = LogReader(
-            session, url, job_id, max_attempts=max_attempts, max_line=max_line, start=start
+            session,
+            url,
+            job_id,
+            max_attempts=max_attempts,
+            max_line=max_line,
+            start=start,
+            etag=probe.etag,
         )
         found = await _collect(window, start, count, max_line)
         if found is not None:

@@ -17,7 +17,7 @@ from gh_jobs_async import (
 )
 from gh_jobs_async._logsteps import StepCursor
 from gh_jobs_async._logtext import entries_of
-from gh_jobs_async.testing import FakeConfig, Fault
+from gh_jobs_async.testing import FakeConfig, FakeGitHub, Fault
 
 pytestmark = pytest.mark.integration
 
@@ -223,6 +223,93 @@ async def test_tail_max_attempts_is_checked_and_bounds_the_retries() -> None:
             await client.tail_log(OWNER, REPO, job_id, max_attempts=2)
         assert fake.pending_faults == []
         assert await client.tail_log(OWNER, REPO, job_id, max_attempts=1)
+
+
+def blob_statuses(fake: FakeGitHub) -> list[int]:
+    """The statuses the blob host answered, in order."""
+    return [r.status for r in fake.stats.requests_log if r.origin == "blob"]
+
+
+async def test_a_window_is_pinned_to_the_probes_etag() -> None:
+    """Log replaced between probe and window: the If-Match window gets 412, then a new probe."""
+    changes: list[int] = []
+
+    async def change_during_backoff(_seconds: float) -> None:
+        if not changes:  # after the window's first attempt failed, before its retry
+            changes.append(job_id)
+            fake.replace_log(job_id)
+
+    async with serve(sleep=change_during_backoff) as (fake, client):
+        run = fake.add_run(jobs=1, log_size=4 * MiB, conclusions=("failure",))
+        job_id = run.job_ids[0]
+        old = await client.tail_log(OWNER, REPO, job_id, lines=1000)
+        fake.inject(Fault("blob", "status", status=503, job_id=job_id, after=1))
+        tail = await client.tail_log(OWNER, REPO, job_id, lines=1000)
+        assert changes == [job_id]
+        statuses = blob_statuses(fake)[3:]  # after the undisturbed tail's three
+        new = await client.tail_log(OWNER, REPO, job_id, lines=1000)
+    assert statuses[:4] == [206, 503, 412, 206]  # probe, window refused twice, a new probe
+    assert tail == new != old
+
+
+async def test_a_log_replaced_mid_window_is_tailed_again_never_mixed() -> None:
+    """A window broken mid-body and the log replaced: the resume is refused, the new tail comes."""
+    changes: list[int] = []
+
+    async def change_during_backoff(_seconds: float) -> None:
+        if not changes:
+            changes.append(job_id)
+            fake.replace_log(job_id)
+
+    async with serve(sleep=change_during_backoff) as (fake, client):
+        run = fake.add_run(jobs=1, log_size=4 * MiB, conclusions=("failure",))
+        job_id = run.job_ids[0]
+        old = await client.tail_log(OWNER, REPO, job_id, lines=1000)
+        fake.inject(Fault("blob", "reset", job_id=job_id, after=2, partial_bytes=100_000))
+        tail = await client.tail_log(OWNER, REPO, job_id, lines=1000)
+        assert changes == [job_id]
+        assert 412 in blob_statuses(fake)
+        new = await client.tail_log(OWNER, REPO, job_id, lines=1000)
+    assert len(tail) == 1000
+    assert tail == new != old
+
+
+async def test_a_short_log_replaced_before_its_window_is_read_whole() -> None:
+    """A window from byte 0 is a plain GET of the whole log: the new one, whole and numbered."""
+    changes: list[int] = []
+
+    async def change_during_backoff(_seconds: float) -> None:
+        if not changes:
+            changes.append(job_id)
+            fake.replace_log(job_id)
+
+    async with serve(sleep=change_during_backoff) as (fake, client):
+        run = fake.add_run(jobs=1, log_size=5000)
+        job_id = run.job_ids[0]
+        old = fake.log_bytes(job_id)
+        fake.inject(Fault("blob", "status", status=503, job_id=job_id, after=1))
+        tail = await client.tail_log(OWNER, REPO, job_id, lines=10_000)
+        assert changes == [job_id]
+        new = fake.log_bytes(job_id)
+    assert tail == entries_of(new) != entries_of(old)
+
+
+async def test_a_log_that_keeps_changing_raises_after_two_restarts() -> None:
+    """Replaced under every probe: three probes, three 412s, then LogChangedError."""
+
+    async def change_and_fail_the_next_window(_seconds: float) -> None:
+        fake.replace_log(job_id)
+        # the next blob requests: the refused retry (412), a new probe, then its window
+        fake.inject(Fault("blob", "status", status=503, job_id=job_id, after=2))
+
+    async with serve(sleep=change_and_fail_the_next_window) as (fake, client):
+        run = fake.add_run(jobs=1, log_size=4 * MiB)
+        job_id = run.job_ids[0]
+        fake.inject(Fault("blob", "status", status=503, job_id=job_id, after=1))
+        with pytest.raises(LogChangedError):
+            await client.tail_log(OWNER, REPO, job_id, lines=1000)
+        statuses = blob_statuses(fake)
+    assert statuses == [206, 503, 412] * 3
 
 
 @pytest.mark.slow
