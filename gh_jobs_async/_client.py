@@ -613,6 +613,10 @@ class Client:
     ) -> list[LogLine]:
         """The last ``lines`` entries of a job's log, reading it backwards.
 
+        ``lines`` counts entries, not physical lines: an entry is a timestamped
+        line with the lines without a timestamp that continue it (a traceback,
+        a multi-line message), as :meth:`LogReader.entries` gives them; its
+        ``lines`` attribute says how many physical lines it spans.
         Learns the size with a one-byte range, then reads windows from the end
         that double until they hold enough whole entries: the cost is about the
         size of those entries, not of the log. Entries read from the middle of

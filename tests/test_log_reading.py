@@ -140,6 +140,24 @@ async def test_tail_reads_only_the_end_of_a_large_log() -> None:
     assert all(e.number is None for e in tail)
 
 
+async def test_tail_lines_counts_entries_not_physical_lines() -> None:
+    """lines=N gives N entries: a timestamped line and its continuation lines count once."""
+    async with serve() as (fake, client):
+        run = fake.add_run(jobs=1, log_size=300_000, conclusions=("failure",))
+        job_id = run.job_ids[0]
+        entries = entries_of(fake.log_bytes(job_id))
+        last_multi = max(i for i, entry in enumerate(entries) if entry.lines > 1)
+        count = len(entries) - last_multi
+        tail = await client.tail_log(OWNER, REPO, job_id, lines=count)
+    assert len(tail) == count
+    assert sum(entry.lines for entry in tail) > count
+    assert tail[0].lines > 1
+    expected = entries[-count:]
+    assert [(e.offset, e.text, e.lines) for e in tail] == [
+        (e.offset, e.text, e.lines) for e in expected
+    ]
+
+
 async def test_tail_on_a_host_that_ignores_ranges_streams_the_whole_log() -> None:
     """With ranges ignored the tail is still right (numbered, since read from byte 0)."""
     async with serve(FakeConfig(blob_ignore_ranges=True)) as (fake, client):
