@@ -622,9 +622,10 @@ class Client:
         size of those entries, not of the log. Entries read from the middle of
         the log have ``number=None`` (the line count before them is unknown).
         On a host that ignores ranges the whole log is streamed and its last
-        entries kept. Each of these reads takes up to ``max_attempts`` requests,
-        each with a fresh ``Location``, and a body that breaks part-way is
-        continued from the byte it reached, as :meth:`open_log` does. The
+        entries kept. Each of these reads takes up to ``max_attempts`` requests;
+        one ``Location`` serves them all while it works, each retry resolves a
+        fresh one, and a body that breaks part-way is continued from the byte
+        it reached, as :meth:`open_log` does. The
         windows are pinned to the probe's ETag (``If-Match``): a log replaced
         meanwhile is tailed again from a new probe, at most twice, then raises
         :class:`~gh_jobs_async.LogChangedError`. Same errors as :meth:`open_log`.

@@ -24,6 +24,7 @@ from .exceptions import (
     LogDownloadError,
     TransportError,
 )
+from .models import LogLocation
 
 __all__ = ["LogReader", "tail_log"]
 
@@ -63,6 +64,7 @@ class LogReader:
         start: int = 0,
         etag: str | None = None,
         probe: bool = False,
+        location: LogLocation | None = None,
     ) -> None:
         """A reader of the log at API ``url``; nothing is sent before iteration.
 
@@ -71,7 +73,9 @@ class LogReader:
         ``If-Match`` from the first request, and ``probe`` asks first for one byte
         (:func:`~_logtext.probe_range`): a 206 ends the read there with nothing
         yielded and :attr:`probed` set, ``size`` and :attr:`etag` known; a host
-        that ignores ranges sends the whole log, read as usual.
+        that ignores ranges sends the whole log, read as usual. ``location``, a
+        signed ``Location`` already resolved, serves the first request; every retry
+        resolves a fresh one.
         """
         self._session = session
         self._url = url
@@ -83,6 +87,8 @@ class LogReader:
         self.probed = False  #: a ``probe`` was answered with the size alone
         self.resumes = 0  #: how many times a broken body was continued
         self.truncated_lines = 0  #: lines cut at ``max_line``
+        self.location = location  #: the signed Location of the latest blob request
+        self._reuse = location
         self._probe = probe
         self._resume = Resume(etag=etag)
         self._claimed = False
@@ -185,7 +191,11 @@ class LogReader:
 
     async def _read_from(self) -> AsyncGenerator[bytes, None]:
         """One request: the bytes from ``self.offset`` on, checked against the size promised."""
-        location, inline = await resolve_location(self._session, self._url)
+        location, inline = self._reuse, None
+        self._reuse = None  # a retry asks for a fresh Location
+        if location is None:
+            location, inline = await resolve_location(self._session, self._url)
+        self.location = location
         if inline is not None:
             if inline.body[self.offset :]:
                 yield inline.body[self.offset :]
@@ -259,9 +269,10 @@ async def tail_log(
     ever sent, and a window from byte 0 is a plain GET. A host that ignores
     ranges answers the first request with the whole log: it is streamed and
     only its last entries kept. Each read (the probe, each window) is a
-    :class:`LogReader`: up to ``max_attempts`` requests, each with a fresh
-    ``Location``, a broken body continued from the byte it reached. Each window
-    streams through a bounded buffer.
+    :class:`LogReader`: up to ``max_attempts`` requests, a broken body continued
+    from the byte it reached. The probe's ``Location`` serves the windows while
+    it works (one API request per tail); each retry resolves a fresh one. Each
+    window streams through a bounded buffer.
 
     Every window from past byte 0 carries ``If-Match`` with the probe's ETag, so
     it is the probe's log or refused (412): a log replaced meanwhile is tailed
@@ -300,6 +311,7 @@ async def _tail_once(  # noqa: PLR0917 - tail_log's arguments, passed on
     if not probe.probed:  # inline, empty, or a host that ignores ranges: the whole log
         return whole or []
     assert probe.size is not None  # noqa: S101 - a probe is answered with the size
+    location = probe.location
     for start in _logtext.tail_windows(probe.size, first_window):
         window = LogReader(
             session,
@@ -309,10 +321,12 @@ async def _tail_once(  # noqa: PLR0917 - tail_log's arguments, passed on
             max_line=max_line,
             start=start,
             etag=probe.etag,
+            location=location,
         )
         found = await _collect(window, start, count, max_line)
         if found is not None:
             return found
+        location = window.location  # still fresh: the next window needs no API request
     raise AssertionError("unreachable: a window from byte 0 always answers")  # pragma: no cover
 
 

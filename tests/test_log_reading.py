@@ -194,6 +194,21 @@ TAIL_FAULTS = {
 }
 
 
+def blob_statuses(fake: FakeGitHub) -> list[int]:
+    """The statuses the blob host answered, in order."""
+    return [r.status for r in fake.stats.requests_log if r.origin == "blob"]
+
+
+async def test_an_undisturbed_tail_resolves_the_location_once() -> None:
+    """The probe and both windows share one Location: one API request for the whole tail."""
+    async with serve() as (fake, client):
+        run = fake.add_run(jobs=1, log_size=4 * MiB, conclusions=("failure",))
+        job_id = run.job_ids[0]
+        await client.tail_log(OWNER, REPO, job_id, lines=1000)
+        assert fake.stats.api_requests == 1
+        assert blob_statuses(fake) == [206, 206, 206]
+
+
 @pytest.mark.parametrize("fault", TAIL_FAULTS.values(), ids=TAIL_FAULTS.keys())
 async def test_tail_recovers_from_blob_faults_with_the_undisturbed_result(fault: Fault) -> None:
     """A 5xx, an expired URL, a reset or a truncated body mid-tail: retried, the same tail."""
@@ -241,11 +256,6 @@ async def test_tail_max_attempts_is_checked_and_bounds_the_retries() -> None:
             await client.tail_log(OWNER, REPO, job_id, max_attempts=2)
         assert fake.pending_faults == []
         assert await client.tail_log(OWNER, REPO, job_id, max_attempts=1)
-
-
-def blob_statuses(fake: FakeGitHub) -> list[int]:
-    """The statuses the blob host answered, in order."""
-    return [r.status for r in fake.stats.requests_log if r.origin == "blob"]
 
 
 async def test_a_window_is_pinned_to_the_probes_etag() -> None:
