@@ -608,20 +608,33 @@ class Client:
         self._check_open()
         return LogReader(self._session, url, job_id, max_attempts=max_attempts, max_line=max_line)
 
-    async def tail_log(self, owner: str, repo: str, job_id: int, lines: int = 100) -> list[LogLine]:
+    async def tail_log(
+        self, owner: str, repo: str, job_id: int, lines: int = 100, *, max_attempts: int = 4
+    ) -> list[LogLine]:
         """The last ``lines`` entries of a job's log, reading it backwards.
 
+        ``lines`` counts entries, not physical lines: an entry is a timestamped
+        line with the lines without a timestamp that continue it (a traceback,
+        a multi-line message), as :meth:`LogReader.entries` gives them; its
+        ``lines`` attribute says how many physical lines it spans.
         Learns the size with a one-byte range, then reads windows from the end
         that double until they hold enough whole entries: the cost is about the
         size of those entries, not of the log. Entries read from the middle of
         the log have ``number=None`` (the line count before them is unknown).
         On a host that ignores ranges the whole log is streamed and its last
-        entries kept. Same errors as :meth:`open_log`.
+        entries kept. Each of these reads takes up to ``max_attempts`` requests;
+        one ``Location`` serves them all while it works, each retry resolves a
+        fresh one, and a body that breaks part-way is continued from the byte
+        it reached, as :meth:`open_log` does. The
+        windows are pinned to the probe's ETag (``If-Match``): a log replaced
+        meanwhile is tailed again from a new probe, at most twice, then raises
+        :class:`~gh_jobs_async.LogChangedError`. Same errors as :meth:`open_log`.
         """
         url = logs_url(self._session, owner, repo, job_id)
         _non_negative_int("lines", lines)
+        _positive("max_attempts", max_attempts)
         self._check_open()
-        return await _tail_log(self._session, url, job_id, lines)
+        return await _tail_log(self._session, url, job_id, lines, max_attempts=max_attempts)
 
     def download_logs(
         self,

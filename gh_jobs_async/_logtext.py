@@ -34,6 +34,7 @@ __all__ = [
     "entries_of",
     "judge_range",
     "parse_line",
+    "probe_range",
     "range_header",
     "strip_ansi",
     "tail_entries",
@@ -355,6 +356,16 @@ class RangeAnswer:
 def range_header(offset: int) -> str | None:
     """The ``Range`` to resume from ``offset`` (``bytes=N-``; never a suffix range); None at 0."""
     return None if offset == 0 else f"bytes={offset}-"
+
+
+def probe_range(offset: int) -> str | None:
+    """The ``Range`` of a tail's first read: one byte while nothing is read, then a resume.
+
+    ``bytes=0-0`` asks for the log's size (a 206's ``Content-Range`` total): suffix
+    ranges are not a form the blob host documents. A host that ignores ranges answers
+    200 with the whole log; once part of it is read, a broken body resumes from there.
+    """
+    return "bytes=0-0" if offset == 0 else range_header(offset)
 
 
 def content_range(value: str | None) -> tuple[int | None, int | None, int | None]:

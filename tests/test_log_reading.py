@@ -11,12 +11,13 @@ from _support import failing_after_checkout, serve
 from gh_jobs_async import (
     InvalidArgumentError,
     LogChangedError,
+    LogDownloadError,
     LogsNotAvailableError,
     split_steps,
 )
 from gh_jobs_async._logsteps import StepCursor
 from gh_jobs_async._logtext import entries_of
-from gh_jobs_async.testing import FakeConfig, Fault
+from gh_jobs_async.testing import FakeConfig, FakeGitHub, Fault
 
 pytestmark = pytest.mark.integration
 
@@ -139,6 +140,24 @@ async def test_tail_reads_only_the_end_of_a_large_log() -> None:
     assert all(e.number is None for e in tail)
 
 
+async def test_tail_lines_counts_entries_not_physical_lines() -> None:
+    """lines=N gives N entries: a timestamped line and its continuation lines count once."""
+    async with serve() as (fake, client):
+        run = fake.add_run(jobs=1, log_size=300_000, conclusions=("failure",))
+        job_id = run.job_ids[0]
+        entries = entries_of(fake.log_bytes(job_id))
+        last_multi = max(i for i, entry in enumerate(entries) if entry.lines > 1)
+        count = len(entries) - last_multi
+        tail = await client.tail_log(OWNER, REPO, job_id, lines=count)
+    assert len(tail) == count
+    assert sum(entry.lines for entry in tail) > count
+    assert tail[0].lines > 1
+    expected = entries[-count:]
+    assert [(e.offset, e.text, e.lines) for e in tail] == [
+        (e.offset, e.text, e.lines) for e in expected
+    ]
+
+
 async def test_tail_on_a_host_that_ignores_ranges_streams_the_whole_log() -> None:
     """With ranges ignored the tail is still right (numbered, since read from byte 0)."""
     async with serve(FakeConfig(blob_ignore_ranges=True)) as (fake, client):
@@ -160,6 +179,165 @@ async def test_tail_of_a_short_log_is_the_whole_log() -> None:
         fake.set_log_state(job_id, "not_available")
         with pytest.raises(LogsNotAvailableError):
             await client.tail_log(OWNER, REPO, job_id)
+
+
+# Blob requests of tail_log(lines=1000) on a 4 MiB log: #1 the probe, #2 and #3 the windows.
+TAIL_FAULTS = {
+    "probe 503": Fault("blob", "status", status=503),
+    "probe expired (403)": Fault("blob", "status", status=403),
+    "window 503": Fault("blob", "status", status=503, after=1),
+    "window expired (403)": Fault("blob", "status", status=403, after=1),
+    "window reset mid-body": Fault("blob", "reset", after=1, partial_bytes=20_000),
+    "window truncated": Fault("blob", "truncate", after=1, partial_bytes=30_000),
+    "second window reset mid-body": Fault("blob", "reset", after=2, partial_bytes=100_000),
+    "two failures in a row": Fault("blob", "status", status=502, after=1, times=2),
+}
+
+
+def blob_statuses(fake: FakeGitHub) -> list[int]:
+    """The statuses the blob host answered, in order."""
+    return [r.status for r in fake.stats.requests_log if r.origin == "blob"]
+
+
+async def test_an_undisturbed_tail_resolves_the_location_once() -> None:
+    """The probe and both windows share one Location: one API request for the whole tail."""
+    async with serve() as (fake, client):
+        run = fake.add_run(jobs=1, log_size=4 * MiB, conclusions=("failure",))
+        job_id = run.job_ids[0]
+        await client.tail_log(OWNER, REPO, job_id, lines=1000)
+        assert fake.stats.api_requests == 1
+        assert blob_statuses(fake) == [206, 206, 206]
+
+
+@pytest.mark.parametrize("fault", TAIL_FAULTS.values(), ids=TAIL_FAULTS.keys())
+async def test_tail_recovers_from_blob_faults_with_the_undisturbed_result(fault: Fault) -> None:
+    """A 5xx, an expired URL, a reset or a truncated body mid-tail: retried, the same tail."""
+    async with serve() as (fake, client):
+        run = fake.add_run(jobs=1, log_size=4 * MiB, conclusions=("failure",))
+        job_id = run.job_ids[0]
+        undisturbed = await client.tail_log(OWNER, REPO, job_id, lines=1000)
+        fake.inject(fault)
+        tail = await client.tail_log(OWNER, REPO, job_id, lines=1000)
+        assert fake.pending_faults == []
+        assert sum(fake.stats.faults_injected.values()) == fault.times
+    assert tail == undisturbed
+    assert len(tail) == 1000
+
+
+async def test_tail_on_a_host_that_ignores_ranges_resumes_the_whole_log() -> None:
+    """Ranges ignored and the whole-log answer reset at 60%: continued, not read again."""
+    size = 3 * MiB
+    async with serve(FakeConfig(blob_ignore_ranges=True)) as (fake, client):
+        run = fake.add_run(jobs=1, log_size=size)
+        job_id = run.job_ids[0]
+        fake.inject(Fault("blob", "reset", job_id=job_id, partial_bytes=int(0.6 * size)))
+        tail = await client.tail_log(OWNER, REPO, job_id, lines=7)
+        assert fake.pending_faults == []
+        body = fake.log_bytes(job_id)
+    assert tail == entries_of(body)[-7:]
+
+
+async def test_tail_max_attempts_is_checked_and_bounds_the_retries() -> None:
+    """Bad max_attempts raise before any request; max_attempts=1 gives up at the first 503."""
+    async with serve() as (fake, client):
+        run = fake.add_run(jobs=1, log_size=200_000)
+        job_id = run.job_ids[0]
+        sent = fake.stats.requests
+        for bad in (0, -1, True, 2.0, "3"):
+            with pytest.raises(InvalidArgumentError, match="max_attempts"):
+                await client.tail_log(OWNER, REPO, job_id, max_attempts=bad)  # type: ignore[arg-type]
+        assert fake.stats.requests == sent
+        fake.inject(Fault("blob", "status", status=503, after=1))
+        with pytest.raises(LogDownloadError) as caught:
+            await client.tail_log(OWNER, REPO, job_id, max_attempts=1)
+        assert caught.value.status == 503
+        fake.inject(Fault("blob", "status", status=503, after=1, times=2))
+        with pytest.raises(LogDownloadError):
+            await client.tail_log(OWNER, REPO, job_id, max_attempts=2)
+        assert fake.pending_faults == []
+        assert await client.tail_log(OWNER, REPO, job_id, max_attempts=1)
+
+
+async def test_a_window_is_pinned_to_the_probes_etag() -> None:
+    """Log replaced between probe and window: the If-Match window gets 412, then a new probe."""
+    changes: list[int] = []
+
+    async def change_during_backoff(_seconds: float) -> None:
+        if not changes:  # after the window's first attempt failed, before its retry
+            changes.append(job_id)
+            fake.replace_log(job_id)
+
+    async with serve(sleep=change_during_backoff) as (fake, client):
+        run = fake.add_run(jobs=1, log_size=4 * MiB, conclusions=("failure",))
+        job_id = run.job_ids[0]
+        old = await client.tail_log(OWNER, REPO, job_id, lines=1000)
+        fake.inject(Fault("blob", "status", status=503, job_id=job_id, after=1))
+        tail = await client.tail_log(OWNER, REPO, job_id, lines=1000)
+        assert changes == [job_id]
+        statuses = blob_statuses(fake)[3:]  # after the undisturbed tail's three
+        new = await client.tail_log(OWNER, REPO, job_id, lines=1000)
+    assert statuses[:4] == [206, 503, 412, 206]  # probe, window refused twice, a new probe
+    assert tail == new != old
+
+
+async def test_a_log_replaced_mid_window_is_tailed_again_never_mixed() -> None:
+    """A window broken mid-body and the log replaced: the resume is refused, the new tail comes."""
+    changes: list[int] = []
+
+    async def change_during_backoff(_seconds: float) -> None:
+        if not changes:
+            changes.append(job_id)
+            fake.replace_log(job_id)
+
+    async with serve(sleep=change_during_backoff) as (fake, client):
+        run = fake.add_run(jobs=1, log_size=4 * MiB, conclusions=("failure",))
+        job_id = run.job_ids[0]
+        old = await client.tail_log(OWNER, REPO, job_id, lines=1000)
+        fake.inject(Fault("blob", "reset", job_id=job_id, after=2, partial_bytes=100_000))
+        tail = await client.tail_log(OWNER, REPO, job_id, lines=1000)
+        assert changes == [job_id]
+        assert 412 in blob_statuses(fake)
+        new = await client.tail_log(OWNER, REPO, job_id, lines=1000)
+    assert len(tail) == 1000
+    assert tail == new != old
+
+
+async def test_a_short_log_replaced_before_its_window_is_read_whole() -> None:
+    """A window from byte 0 is a plain GET of the whole log: the new one, whole and numbered."""
+    changes: list[int] = []
+
+    async def change_during_backoff(_seconds: float) -> None:
+        if not changes:
+            changes.append(job_id)
+            fake.replace_log(job_id)
+
+    async with serve(sleep=change_during_backoff) as (fake, client):
+        run = fake.add_run(jobs=1, log_size=5000)
+        job_id = run.job_ids[0]
+        old = fake.log_bytes(job_id)
+        fake.inject(Fault("blob", "status", status=503, job_id=job_id, after=1))
+        tail = await client.tail_log(OWNER, REPO, job_id, lines=10_000)
+        assert changes == [job_id]
+        new = fake.log_bytes(job_id)
+    assert tail == entries_of(new) != entries_of(old)
+
+
+async def test_a_log_that_keeps_changing_raises_after_two_restarts() -> None:
+    """Replaced under every probe: three probes, three 412s, then LogChangedError."""
+
+    async def change_and_fail_the_next_window(_seconds: float) -> None:
+        fake.replace_log(job_id)
+        # the next blob requests: the refused retry (412), a new probe, then its window
+        fake.inject(Fault("blob", "status", status=503, job_id=job_id, after=2))
+
+    async with serve(sleep=change_and_fail_the_next_window) as (fake, client):
+        run = fake.add_run(jobs=1, log_size=4 * MiB)
+        job_id = run.job_ids[0]
+        fake.inject(Fault("blob", "status", status=503, job_id=job_id, after=1))
+        with pytest.raises(LogChangedError):
+            await client.tail_log(OWNER, REPO, job_id, lines=1000)
+        statuses = blob_statuses(fake)
+    assert statuses == [206, 503, 412] * 3
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ from gh_jobs_async._logtext import (
     entries_of,
     judge_range,
     parse_line,
+    probe_range,
     range_header,
     tail_entries,
     tail_windows,
@@ -234,6 +235,18 @@ def test_range_headers_never_use_suffix_ranges() -> None:
     assert content_range("bytes 0-0/5000") == (0, 0, 5000)
     assert content_range("bytes */5000") == (None, None, 5000)
     assert content_range("garbage") == (None, None, None)
+
+
+def test_a_tail_probe_asks_for_one_byte_then_resumes_like_any_read() -> None:
+    """The size probe is bytes=0-0 (no suffix range); once bytes are read it resumes from N."""
+    assert probe_range(0) == "bytes=0-0"
+    assert probe_range(1234) == "bytes=1234-" == range_header(1234)
+    probe = judge_range(206, "bytes 0-0/5000", 1, 0)
+    assert (probe.action, probe.total) == ("read", 5000)  # the size, from Content-Range
+    ignored = judge_range(200, None, 5000, 0)
+    assert (ignored.action, ignored.skip, ignored.total) == ("read", 0, 5000)  # the whole log
+    empty = judge_range(416, "bytes */0", None, 0)
+    assert (empty.action, empty.total) == ("complete", 0)
 
 
 def test_split_steps_by_markers() -> None:

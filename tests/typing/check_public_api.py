@@ -194,6 +194,7 @@ async def log_reading(gh: Client, job: Job) -> None:
             assert_type(entry, LogLine)
     tail = await gh.tail_log("octo-org", "octo-repo", 1, lines=100)
     assert_type(tail, list[LogLine])
+    assert_type(await gh.tail_log("octo-org", "octo-repo", 1, max_attempts=3), list[LogLine])
     entry = tail[0]
     assert_type(entry.number, int | None)
     assert_type(entry.offset, int)
