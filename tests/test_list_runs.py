@@ -204,6 +204,44 @@ async def test_the_runs_decode_to_what_the_fake_serves(many: tuple[FakeGitHub, C
     assert got == want
 
 
+class _Refuses:
+    """A converter stand-in that fails the test if it is asked to structure anything."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def structure(self, data: object, cls: type) -> object:
+        raise AssertionError(f"the {self.name} decoder was used")
+
+
+@pytest.mark.parametrize("decoder", ["fast", "detailed"])
+async def test_a_run_from_a_deleted_fork_does_not_break_the_listing(
+    monkeypatch: pytest.MonkeyPatch, decoder: str
+) -> None:
+    """``head_repository: null`` (a deleted fork) decodes with the fast decoder and with
+    the detailed one it falls back to; the listing and get_run carry the run."""
+    from gh_jobs_async import models
+
+    if decoder == "fast":  # the detailed fallback would fail the test
+        monkeypatch.setattr(models, "_CONVERTER", _Refuses("detailed"))
+    else:  # the fast decoder refuses everything: every body takes the detailed path
+        monkeypatch.setattr(models, "_FAST_CONVERTER", _Refuses("fast"))
+        monkeypatch.setattr(models, "_orjson_loads", None)
+    async with serve(FakeConfig(rate_limit=None)) as (fake, client):
+        before = fake.add_run(OWNER, REPO, jobs=1).run_id
+        forked = fake.add_run(OWNER, REPO, jobs=1, fork_deleted=True).run_id
+        after = fake.add_run(OWNER, REPO, jobs=1).run_id
+        assert fake.run_dict(forked)["head_repository"] is None
+        runs = await client.list_runs(OWNER, REPO).collect()
+        assert sorted(ids(runs)) == sorted([before, forked, after])
+        by_id = {run.id: run for run in runs}
+        assert by_id[forked].head_repository is None
+        assert by_id[forked].repository.name == REPO
+        assert by_id[before].head_repository is not None
+        got = await client.get_run(OWNER, REPO, forked)
+        assert got == by_id[forked]
+
+
 async def test_an_unfiltered_listing_past_its_limit_continues_by_date() -> None:
     """Past the unfiltered limit GitHub answers 422; the older runs are listed by date."""
     async with serve(FakeConfig(rate_limit=None, runs_unfiltered_limit=300)) as (fake, client):

@@ -210,6 +210,7 @@ class FakeGitHub:
         resolution: float = 1.0,
         log_lag: float = 0.0,
         composite: bool | Sequence[bool] = False,
+        fork_deleted: bool = False,
     ) -> FakeRun:
         """Create a run with ``attempts`` attempts of ``jobs`` jobs each.
 
@@ -220,6 +221,8 @@ class FakeGitHub:
         conclusion follow its jobs. ``composite`` (cycled
         too) makes one step of a job print inner ``##[group]Run`` groups, as composite
         actions do, so that its log's step boundaries no longer match its steps.
+        ``fork_deleted=True`` serves the run with ``head_repository: null``, as GitHub does
+        for a run from a fork since deleted (its schema says the field is never null).
 
         ``live=True`` makes a run that happens now (see `_live`): each job goes from queued
         to in_progress to completed on a seeded schedule over ``duration`` seconds, steps
@@ -244,7 +247,9 @@ class FakeGitHub:
             composite=(composite,) if isinstance(composite, bool) else tuple(composite) or (False,),
         )
         store = self._require_started().store
-        options = RunOptions(event=event, workflow_path=workflow_path, actor=actor)
+        options = RunOptions(
+            event=event, workflow_path=workflow_path, actor=actor, fork_deleted=fork_deleted
+        )
         spec = LiveSpec(duration, resolution, log_lag) if live else None
         return store.add_run(
             owner, repo, blueprint, attempts=attempts, run_id=run_id, options=options, live=spec
