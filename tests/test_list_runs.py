@@ -288,6 +288,8 @@ async def test_more_than_the_cap_in_one_second_is_a_clear_error() -> None:
         ({"head_sha": "xyz"}, "head_sha"),
         ({"created": datetime(2026, 1, 1)}, "created"),  # noqa: DTZ001 - naive on purpose
         ({"created": "last week"}, "created"),
+        ({"created": CreatedRange(datetime(2026, 1, 1), None)}, "created"),  # noqa: DTZ001
+        ({"created": CreatedRange("2026-01-01", None)}, "created"),
         ({"exclude_pull_requests": "yes"}, "exclude_pull_requests"),
         ({"per_page": 101}, "per_page"),
         ({"per_page": 0}, "per_page"),
