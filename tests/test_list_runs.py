@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -20,7 +21,7 @@ from gh_jobs_async import (
     WorkflowRun,
 )
 from gh_jobs_async.models import decode_run
-from gh_jobs_async.testing import FakeConfig, FakeGitHub
+from gh_jobs_async.testing import FakeConfig, FakeGitHub, Fault
 
 pytestmark = pytest.mark.integration
 
@@ -272,6 +273,46 @@ async def test_more_than_the_cap_in_one_second_is_a_clear_error() -> None:
             await client.list_runs(OWNER, REPO, status="success").collect()
         assert info.value.total_count == 1001
         assert info.value.window == "2026-03-31T23:00:00Z..2026-03-31T23:00:00Z"
+
+
+def _stream_tasks() -> list[asyncio.Task[Any]]:
+    """The tasks of a RunStream still alive (its probes and pages)."""
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if not task.done() and task.get_coro().__qualname__.startswith("RunStream.")  # type: ignore[union-attr]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("failing", "stalled", "after"),
+    [
+        ("created=", "created=", 0),  # the probes of the first cut past the cap
+        ("&page=3", "&page=", 1),  # a batch of pages of the plain listing, after page 1
+        ("per_page=1&", "per_page=1&", 0),  # the one-run probes of the halves of a slice
+    ],
+    ids=["probes", "pages", "halves"],
+)
+async def test_a_failed_request_cancels_the_others_before_its_error(
+    failing: str, stalled: str, after: int
+) -> None:
+    """One request of a concurrent batch answered 404: the others (stalled) are cancelled
+    and gone when NotFoundError itself, not an ExceptionGroup, leaves the stream."""
+    async with serve(FakeConfig(rate_limit=None)) as (fake, client):
+        if failing == "per_page=1&":  # a sparse newest day, then a slice over the cap
+            fake.add_runs(OWNER, REPO, count=100, days=1, end=END, jobs=0)
+            fake.add_runs(OWNER, REPO, count=2000, days=1, end=END - timedelta(days=3), jobs=0)
+        else:
+            fake.add_runs(OWNER, REPO, count=2500, days=30, end=END, jobs=0)
+        fake.inject(
+            Fault("api", "status", status=404, path_contains=failing),
+            Fault("api", "stall", path_contains=stalled, stall_seconds=30, times=999, after=after),
+        )
+        stream = client.list_runs(OWNER, REPO, status=None if failing == "&page=3" else "success")
+        with pytest.raises(NotFoundError):
+            async with asyncio.timeout(10):
+                await stream.collect()
+        assert _stream_tasks() == []
 
 
 @pytest.mark.parametrize(
