@@ -9,8 +9,11 @@ intact, or permanently without a log (404 of a completed job, 410) — it append
 record to the directory's manifest (``.gh-jobs-manifest.jsonl``, beside the log
 entries, which older readers skip). The next harvest of the directory with the same
 selection does not list that run's jobs again: it hands the recorded jobs on, and the
-manifest check finds their logs intact without a request. A ``WorkflowRun`` with a
-newer ``run_attempt`` than recorded (a re-run) is listed again.
+manifest check finds their logs intact without a request. A run given by bare id is
+fetched first (``GET .../runs/{run_id}``, cheap when the conditional cache answers it),
+so that every run is judged by its ``run_attempt`` and ``status``: one with a newer
+``run_attempt`` than recorded (a re-run), or not ``completed``, is listed again, and a
+completed run without jobs (a ``startup_failure``) is remembered by its attempt.
 """
 
 from __future__ import annotations
@@ -19,8 +22,16 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterable,
+)
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -108,10 +119,14 @@ class RunLedger:
         if record is None:
             return None
         attempt, jobs = record
-        if run is None or run.run_attempt is None:
+        if run is None:
             return jobs
-        if attempt is None or attempt < run.run_attempt or not run.completed:
-            return None  # re-run since, or running again
+        if not run.completed:
+            return None  # running again
+        if run.run_attempt is None:
+            return jobs
+        if attempt is None or attempt < run.run_attempt:
+            return None  # re-run since
         return jobs
 
     def record(self, run_id: int, attempt: int | None, jobs: tuple[Job, ...]) -> None:
@@ -157,9 +172,10 @@ class RunProgress:
     _runs: dict[int, _Pending] = attrs.field(factory=dict)
     _run_of: dict[int, int] = attrs.field(factory=dict)
 
-    def begin(self, run_id: int) -> None:
-        """A run's listing starts."""
-        self._runs[run_id] = _Pending()
+    def begin(self, run_id: int, attempt: int | None = None) -> None:
+        """A run's listing starts; ``attempt`` is the run's ``run_attempt`` when known (a
+        run without jobs is recorded with it)."""
+        self._runs[run_id] = _Pending(attempt=attempt)
 
     def expect(self, run_id: int, job: Job) -> None:
         """``job`` of ``run_id`` was handed on: its result is awaited."""
@@ -219,8 +235,9 @@ class JobSelection(AsyncIterator[Job]):
     many jobs each run brings, when known (a listing's ``total_count`` unless only
     failed jobs are taken; a finished run's recorded count); ``on_done`` that every run
     is listed. Up to ``lookahead`` runs are listed concurrently (each run's jobs are
-    collected before they are handed on). ``runs_listed`` and ``runs_remembered`` count
-    the runs.
+    collected before they are handed on). ``get_run`` fetches a run given by bare id
+    (without it such a run counts as completed, and a recorded one is never listed
+    again). ``runs_listed`` and ``runs_remembered`` count the runs.
     """
 
     def __init__(
@@ -233,8 +250,10 @@ class JobSelection(AsyncIterator[Job]):
         on_run: Callable[[int], None] | None = None,
         on_done: Callable[[], None] | None = None,
         lookahead: int = 10,
+        get_run: Callable[[int], Coroutine[Any, Any, WorkflowRun]] | None = None,
     ) -> None:
         self._list_jobs = list_jobs
+        self._get_run = get_run
         self._lookahead = max(1, lookahead)
         self._runs = runs
         self._ledger = ledger
@@ -276,19 +295,30 @@ class JobSelection(AsyncIterator[Job]):
     async def _generate(self) -> AsyncGenerator[Job, None]:
         await asyncio.to_thread(self._ledger.load)
         seen: set[int] = set()
-        batch: list[tuple[int, WorkflowRun | None]] = []
+        chunk: list[tuple[int, WorkflowRun | None]] = []
         async for item in _each_run(self._runs):
             run_id, run = _run_of(item)
             if run_id in seen:
                 continue
             seen.add(run_id)
+            chunk.append((run_id, run))
+            if len(chunk) >= self._lookahead:
+                async for job in self._take_chunk(chunk):
+                    yield job
+                chunk = []
+        async for job in self._take_chunk(chunk):
+            yield job
+        if self._on_done is not None:
+            self._on_done()
+
+    async def _take_chunk(self, chunk: list[tuple[int, WorkflowRun | None]]) -> AsyncIterator[Job]:
+        """Up to ``lookahead`` runs: the bare ids fetched (concurrently), the runs the
+        directory finished handed on from its records, the others listed."""
+        batch: list[tuple[int, WorkflowRun | None]] = []
+        for run_id, run in await self._fetch_runs(chunk):
             remembered = self._ledger.finished(run_id, run)
             if remembered is None:
                 batch.append((run_id, run))
-                if len(batch) >= self._lookahead:
-                    async for job in self._list_batch(batch):
-                        yield job
-                    batch = []
                 continue
             self.runs_remembered += 1
             if self._on_run is not None:
@@ -297,8 +327,19 @@ class JobSelection(AsyncIterator[Job]):
                 yield job
         async for job in self._list_batch(batch):
             yield job
-        if self._on_done is not None:
-            self._on_done()
+
+    async def _fetch_runs(
+        self, chunk: list[tuple[int, WorkflowRun | None]]
+    ) -> list[tuple[int, WorkflowRun | None]]:
+        """``chunk`` with each bare id's run fetched (when ``get_run`` was given)."""
+        get_run = self._get_run
+        if get_run is None or all(run is not None for _, run in chunk):
+            return chunk
+        async with asyncio.TaskGroup() as group:
+            tasks: dict[int, asyncio.Task[WorkflowRun]] = {
+                run_id: group.create_task(get_run(run_id)) for run_id, run in chunk if run is None
+            }
+        return [(run_id, tasks[run_id].result() if run is None else run) for run_id, run in chunk]
 
     async def _list_batch(self, batch: list[tuple[int, WorkflowRun | None]]) -> AsyncIterator[Job]:
         """The jobs of several runs, listed concurrently (each listing ends before the first
@@ -312,7 +353,7 @@ class JobSelection(AsyncIterator[Job]):
             total, jobs = task.result()
             if self._on_run is not None and not self._only_failed:
                 self._on_run(total)  # total_count counts every job, not the failed ones
-            self._progress.begin(run_id)
+            self._progress.begin(run_id, None if run is None else run.run_attempt)
             for job in jobs:
                 self._progress.see(run_id, job)
                 if self._only_failed and job.conclusion not in FAILED_CONCLUSIONS:
