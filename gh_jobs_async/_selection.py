@@ -31,7 +31,7 @@ from collections.abc import (
     Iterable,
 )
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -39,7 +39,7 @@ from . import _sansio
 from ._files import MANIFEST_NAME
 from ._logs import iterate
 from ._paginate import JobStream
-from .exceptions import DecodeError, InvalidArgumentError
+from .exceptions import DecodeError, InvalidArgumentError, NotFoundError
 from .models import Job, JobConclusion, LogResult, LogStatus, WorkflowRun, decode_job
 
 __all__ = ["JobSelection", "RunLedger", "RunProgress", "RunsInput", "check_runs"]
@@ -47,6 +47,7 @@ __all__ = ["JobSelection", "RunLedger", "RunProgress", "RunsInput", "check_runs"
 logger = logging.getLogger(__name__)
 
 RunsInput = int | WorkflowRun | Iterable[int | WorkflowRun] | AsyncIterable[int | WorkflowRun]
+_R = TypeVar("_R")
 FAILED_CONCLUSIONS = frozenset({JobConclusion.FAILURE, JobConclusion.TIMED_OUT})
 _FINAL = frozenset({LogStatus.DOWNLOADED, LogStatus.SKIPPED, LogStatus.GONE})
 
@@ -238,6 +239,11 @@ class JobSelection(AsyncIterator[Job]):
     collected before they are handed on). ``get_run`` fetches a run given by bare id
     (without it such a run counts as completed, and a recorded one is never listed
     again). ``runs_listed`` and ``runs_remembered`` count the runs.
+
+    Of many runs (any ``runs`` but a single id or run), one that GitHub answers 404 for
+    (deleted since it was listed, or without the ``attempt`` selected) is skipped with a
+    warning and counted in ``runs_skipped``; the others are harvested. A single run's 404
+    raises :class:`~gh_jobs_async.NotFoundError`.
     """
 
     def __init__(
@@ -262,8 +268,10 @@ class JobSelection(AsyncIterator[Job]):
         self._on_done = on_done
         self._progress = RunProgress()
         self._generator = self._generate()
+        self._skip_missing = not isinstance(runs, int | WorkflowRun)
         self.runs_listed = 0
         self.runs_remembered = 0
+        self.runs_skipped = 0
 
     def __repr__(self) -> str:
         return (
@@ -336,10 +344,33 @@ class JobSelection(AsyncIterator[Job]):
         if get_run is None or all(run is not None for _, run in chunk):
             return chunk
         async with asyncio.TaskGroup() as group:
-            tasks: dict[int, asyncio.Task[WorkflowRun]] = {
-                run_id: group.create_task(get_run(run_id)) for run_id, run in chunk if run is None
+            tasks = {
+                run_id: group.create_task(self._missing_ok(run_id, get_run))
+                for run_id, run in chunk
+                if run is None
             }
-        return [(run_id, tasks[run_id].result() if run is None else run) for run_id, run in chunk]
+        kept: list[tuple[int, WorkflowRun | None]] = []
+        for run_id, run in chunk:
+            fetched = run if run is not None else tasks[run_id].result()
+            if fetched is not None:
+                kept.append((run_id, fetched))
+        return kept
+
+    async def _missing_ok(
+        self, run_id: int, request: Callable[[int], Coroutine[Any, Any, _R]]
+    ) -> _R | None:
+        """``request(run_id)``'s answer (called here: a task cancelled before it starts
+        leaves no coroutine unawaited); None (a warning, the run skipped) for a 404 of one of many
+        runs: one deleted run, or one without the selected attempt, does not end a bulk
+        harvest."""
+        try:
+            return await request(run_id)
+        except NotFoundError as exc:
+            if not self._skip_missing:
+                raise
+            self.runs_skipped += 1
+            logger.warning("skipping run %d: %s", run_id, exc)
+            return None
 
     async def _list_batch(self, batch: list[tuple[int, WorkflowRun | None]]) -> AsyncIterator[Job]:
         """The jobs of several runs, listed concurrently (each listing ends before the first
@@ -347,10 +378,15 @@ class JobSelection(AsyncIterator[Job]):
         if not batch:
             return
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(self._collect(run_id)) for run_id, _ in batch]
+            tasks = [
+                group.create_task(self._missing_ok(run_id, self._collect)) for run_id, _ in batch
+            ]
         for (run_id, run), task in zip(batch, tasks, strict=True):
+            listing = task.result()
+            if listing is None:
+                continue
             self.runs_listed += 1
-            total, jobs = task.result()
+            total, jobs = listing
             if self._on_run is not None and not self._only_failed:
                 self._on_run(total)  # total_count counts every job, not the failed ones
             self._progress.begin(run_id, None if run is None else run.run_attempt)

@@ -632,7 +632,12 @@ async def harvest(client: Client, owner: str, repo: str, args: argparse.Namespac
         jobs = _followed(updates, args.failed_only, display)
     else:
         _check_run_selection(args)
-        runs = args.run_ids or list_runs(client, owner, repo, args)
+        # one RUN_ID by itself: its 404 is an error; of many, a missing one is skipped
+        runs: int | list[int] | RunStream = (
+            args.run_ids[0]
+            if len(args.run_ids) == 1
+            else args.run_ids or list_runs(client, owner, repo, args)
+        )
         selection = client.select_jobs(
             owner,
             repo,

@@ -151,3 +151,22 @@ async def test_logs_all_runs_harvests_every_run(tmp_path: Path) -> None:
         assert {int(p.stem) for p in out.iterdir() if p.suffix == ".log"} == want
         assert listed_runs(fake) == set(runs)
         assert re.search(rf"^downloaded\s+{len(want)}$", stdout, re.M), stdout
+
+
+async def test_logs_skips_a_missing_run_of_many_but_not_a_single_one(
+    fake: FakeGitHub, tmp_path: Path
+) -> None:
+    """RUN_IDs with one GitHub does not know: a warning, the others harvested, exit 0; that
+    RUN_ID alone is an error (exit 1)."""
+    good = fake.runs_matching(OWNER, REPO, status="success")[0]["id"]
+    out = tmp_path / "logs"
+    code, stdout, stderr = await gh_jobs(fake, "logs", SLUG, good, 7999999999, "--out", out)
+    assert code == 0, stderr
+    assert "skipping run 7999999999" in stderr
+    assert {int(p.stem) for p in out.iterdir() if p.suffix == ".log"} == {
+        job["id"] for job in fake.jobs_for(OWNER, REPO, good)
+    }
+    assert re.search(r"^downloaded\s+3$", stdout, re.M), stdout
+    code, stdout, stderr = await gh_jobs(fake, "logs", SLUG, 7999999999, "--out", out)
+    assert code == 1, (stdout, stderr)
+    assert "404" in stderr

@@ -13,7 +13,15 @@ import pytest
 from _support import file_sha256, serve
 from test_runs_model import sample_run
 
-from gh_jobs_async import Client, InvalidArgumentError, Job, LogResult, LogStatus, WorkflowRun
+from gh_jobs_async import (
+    Client,
+    InvalidArgumentError,
+    Job,
+    LogResult,
+    LogStatus,
+    NotFoundError,
+    WorkflowRun,
+)
 from gh_jobs_async._files import MANIFEST_NAME
 from gh_jobs_async._selection import JobSelection, RunLedger, RunProgress
 from gh_jobs_async.models import decode_job, decode_run
@@ -382,3 +390,40 @@ async def test_follow_takes_one_run_only(tmp_path: Path) -> None:
             await client.harvest(OWNER, REPO, [1, 2], tmp_path, follow=True)
         assert info.value.name == "runs"
         assert fake.stats.api_requests == 0
+
+
+async def test_a_missing_run_of_many_is_skipped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Of many runs, one GitHub answers 404 for (deleted, or never there) is skipped with a
+    warning naming it; every other run is harvested."""
+    async with serve() as (fake, client):
+        first, last = fake.add_run(OWNER, REPO, jobs=2), fake.add_run(OWNER, REPO, jobs=3)
+        missing = 7_999_999_999
+        with caplog.at_level("WARNING", logger="gh_jobs_async"):
+            summary = await client.harvest(
+                OWNER, REPO, [first.run_id, missing, last.run_id], tmp_path
+            )
+        assert summary.counts[LogStatus.DOWNLOADED] == 5
+        assert sorted(logs_in(tmp_path)) == sorted(first.job_ids + last.job_ids)
+        assert any(f"skipping run {missing}" in r.getMessage() for r in caplog.records)
+
+
+async def test_an_attempt_missing_from_some_runs_skips_only_those(tmp_path: Path) -> None:
+    """attempt=2 over runs of which one has a second attempt: that one is harvested, the
+    runs without one are skipped, not the end of the harvest."""
+    async with serve() as (fake, client):
+        once = fake.add_run(OWNER, REPO, jobs=2)
+        twice = fake.add_run(OWNER, REPO, jobs=2, attempts=2)
+        runs = [once.run_id, twice.run_id]
+        summary = await client.harvest(OWNER, REPO, runs, tmp_path, attempt=2)
+        assert sorted(logs_in(tmp_path)) == sorted(j["id"] for j in twice.attempts[1])
+        assert summary.counts[LogStatus.DOWNLOADED] == 2
+
+
+async def test_a_single_missing_run_is_not_found(tmp_path: Path) -> None:
+    """One run id, asked for by itself: its 404 is the caller's NotFoundError."""
+    async with serve() as (fake, client):
+        fake.add_run(OWNER, REPO, jobs=1)
+        with pytest.raises(NotFoundError):
+            await client.harvest(OWNER, REPO, 7_999_999_999, tmp_path)
