@@ -761,6 +761,7 @@ class Client:
             on_run=on_run,
             on_done=on_done,
             lookahead=self._session.config.max_concurrency,
+            get_run=lambda run_id: self.get_run(owner, repo, run_id, attempt=attempt),
         )
 
     async def harvest(

@@ -60,7 +60,9 @@ def format_instant(moment: datetime) -> str:
 class CreatedRange:
     """Runs created from ``since`` to ``until``, both inclusive; ``None`` is an open end.
 
-    Both ends are aware UTC datetimes on whole seconds.
+    Both ends are aware UTC datetimes on whole seconds once through :func:`parse_created`
+    (``list_runs`` sends a range built by hand through it too: naive ends are refused,
+    fractions round inwards).
     """
 
     since: datetime | None = None
@@ -206,7 +208,7 @@ def parse_created(value: object) -> CreatedRange:
     * ``(since, until)``: either may be ``None``; datetimes or dates, both inclusive (a
       ``date`` as ``until`` means the end of that day);
     * a GitHub qualifier string, e.g. ``">=2026-01-01"`` or ``"2026-01-01..2026-01-31"``;
-    * a :class:`CreatedRange`, as it is.
+    * a :class:`CreatedRange`, its ends checked and rounded as a pair's are.
 
     A naive datetime (or a qualifier time without ``Z`` or an offset) is an error, not a
     guess. Fractions of a second round inwards: a run's ``created_at`` is whole seconds.
@@ -223,14 +225,14 @@ def parse_created(value: object) -> CreatedRange:
 def _parse(value: object) -> CreatedRange:
     if value is None:
         return CreatedRange()
-    if isinstance(value, CreatedRange):
-        return value
     if isinstance(value, str):
         return _parse_qualifier(value)
-    if isinstance(value, tuple):
-        if len(value) != 2:
+    if isinstance(value, CreatedRange | tuple):
+        # A CreatedRange built by the caller is checked as a pair is: its ends may be
+        # naive, fractional or not datetimes at all (attrs does not check types).
+        if isinstance(value, tuple) and len(value) != 2:
             raise InvalidArgumentError("created", value, "expected a (since, until) pair")
-        since, until = value
+        since, until = (value.since, value.until) if isinstance(value, CreatedRange) else value
         return CreatedRange(
             since=None if since is None else _start(since, value),
             until=None if until is None else _end(until, value),

@@ -11,14 +11,17 @@ fetched concurrently, in batches, and yielded in order; runs are deduplicated by
 The decisions (ranges, halves, page sizes) are pure, in :mod:`gh_jobs_async._created`.
 
 Structured concurrency (PEP 789): every batch of requests is started and finished inside
-one coroutine that the generator awaits; no task is alive across a ``yield``.
+one coroutine that the generator awaits, in an ``asyncio.TaskGroup``; no task is alive
+across a ``yield``, and when one request fails the others are cancelled before its error
+leaves the stream.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Sequence
+from typing import Any, TypeVar
 
 import attrs
 
@@ -42,9 +45,29 @@ logger = logging.getLogger(__name__)
 __all__ = ["RunStream", "is_pagination_limit"]
 
 
+_T = TypeVar("_T")
+
+
 def is_pagination_limit(error: ValidationFailedError) -> bool:
     """Whether a 422 is GitHub's "pagination is limited" (to split), not a bad parameter."""
     return "pagination is limited" in error.message.lower()
+
+
+async def _all(coroutines: Sequence[Coroutine[Any, Any, _T]]) -> list[_T]:
+    """Run ``coroutines`` concurrently in one task group; their results in order.
+
+    When one fails the others are cancelled, and awaited, before its error is raised: the
+    error itself (``NotFoundError``, ``RunsCapError``...), not an exception group.
+    """
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(coroutine) for coroutine in coroutines]
+    except BaseExceptionGroup as errors:
+        error: BaseException = errors
+        while isinstance(error, BaseExceptionGroup):
+            error = error.exceptions[0]
+        raise error from None
+    return [task.result() for task in tasks]
 
 
 @attrs.frozen
@@ -135,18 +158,12 @@ class RunStream(AsyncIterator[WorkflowRun]):
         self, wanted: Sequence[tuple[str | None, int]], *, limited_ok: bool = False
     ) -> list[RunsPage | None]:
         """Pages ``(created, page)`` at ``per_page``, concurrently; answers in order."""
-        tasks = [
-            asyncio.create_task(
+        return await _all(
+            [
                 self._page(created, per_page=self._per_page, page=page, limited_ok=limited_ok)
-            )
-            for created, page in wanted
-        ]
-        try:
-            return list(await asyncio.gather(*tasks))
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+                for created, page in wanted
+            ]
+        )
 
     def _fresh(self, runs: Sequence[WorkflowRun]) -> list[WorkflowRun]:
         """The runs not yielded before (a run can move across pages while listed)."""
@@ -219,7 +236,7 @@ class RunStream(AsyncIterator[WorkflowRun]):
         if over_cap(first.total_count):
             sample = [run.created_at for run in first.runs]
             slices = partition(window, first.total_count, sample)
-            parts = await asyncio.gather(*(self._resolve(part, TARGET) for part in slices))
+            parts = await _all([self._resolve(part, TARGET) for part in slices])
             leaves = [leaf for part in parts for leaf in part]
         else:
             keep = first if len(first.runs) == min(first.total_count, self._per_page) else None
@@ -232,7 +249,7 @@ class RunStream(AsyncIterator[WorkflowRun]):
         again while over the cap; newest first. A single second raises RunsCapError."""
         halves = window.halves(total_count)
         expected = total_count / 2
-        parts = await asyncio.gather(*(self._resolve(half, expected) for half in halves))
+        parts = await _all([self._resolve(half, expected) for half in halves])
         return [leaf for part in parts for leaf in part]
 
     async def _resolve(self, window: Window, expected: float) -> list[_Leaf]:

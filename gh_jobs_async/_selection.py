@@ -9,8 +9,11 @@ intact, or permanently without a log (404 of a completed job, 410) — it append
 record to the directory's manifest (``.gh-jobs-manifest.jsonl``, beside the log
 entries, which older readers skip). The next harvest of the directory with the same
 selection does not list that run's jobs again: it hands the recorded jobs on, and the
-manifest check finds their logs intact without a request. A ``WorkflowRun`` with a
-newer ``run_attempt`` than recorded (a re-run) is listed again.
+manifest check finds their logs intact without a request. A run given by bare id is
+fetched first (``GET .../runs/{run_id}``, cheap when the conditional cache answers it),
+so that every run is judged by its ``run_attempt`` and ``status``: one with a newer
+``run_attempt`` than recorded (a re-run), or not ``completed``, is listed again, and a
+completed run without jobs (a ``startup_failure``) is remembered by its attempt.
 """
 
 from __future__ import annotations
@@ -19,8 +22,16 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterable,
+)
 from pathlib import Path
+from typing import Any, TypeVar
 
 import attrs
 
@@ -28,7 +39,7 @@ from . import _sansio
 from ._files import MANIFEST_NAME
 from ._logs import iterate
 from ._paginate import JobStream
-from .exceptions import DecodeError, InvalidArgumentError
+from .exceptions import DecodeError, InvalidArgumentError, NotFoundError
 from .models import Job, JobConclusion, LogResult, LogStatus, WorkflowRun, decode_job
 
 __all__ = ["JobSelection", "RunLedger", "RunProgress", "RunsInput", "check_runs"]
@@ -36,6 +47,7 @@ __all__ = ["JobSelection", "RunLedger", "RunProgress", "RunsInput", "check_runs"
 logger = logging.getLogger(__name__)
 
 RunsInput = int | WorkflowRun | Iterable[int | WorkflowRun] | AsyncIterable[int | WorkflowRun]
+_R = TypeVar("_R")
 FAILED_CONCLUSIONS = frozenset({JobConclusion.FAILURE, JobConclusion.TIMED_OUT})
 _FINAL = frozenset({LogStatus.DOWNLOADED, LogStatus.SKIPPED, LogStatus.GONE})
 
@@ -108,10 +120,14 @@ class RunLedger:
         if record is None:
             return None
         attempt, jobs = record
-        if run is None or run.run_attempt is None:
+        if run is None:
             return jobs
-        if attempt is None or attempt < run.run_attempt or not run.completed:
-            return None  # re-run since, or running again
+        if not run.completed:
+            return None  # running again
+        if run.run_attempt is None:
+            return jobs
+        if attempt is None or attempt < run.run_attempt:
+            return None  # re-run since
         return jobs
 
     def record(self, run_id: int, attempt: int | None, jobs: tuple[Job, ...]) -> None:
@@ -157,9 +173,10 @@ class RunProgress:
     _runs: dict[int, _Pending] = attrs.field(factory=dict)
     _run_of: dict[int, int] = attrs.field(factory=dict)
 
-    def begin(self, run_id: int) -> None:
-        """A run's listing starts."""
-        self._runs[run_id] = _Pending()
+    def begin(self, run_id: int, attempt: int | None = None) -> None:
+        """A run's listing starts; ``attempt`` is the run's ``run_attempt`` when known (a
+        run without jobs is recorded with it)."""
+        self._runs[run_id] = _Pending(attempt=attempt)
 
     def expect(self, run_id: int, job: Job) -> None:
         """``job`` of ``run_id`` was handed on: its result is awaited."""
@@ -219,8 +236,14 @@ class JobSelection(AsyncIterator[Job]):
     many jobs each run brings, when known (a listing's ``total_count`` unless only
     failed jobs are taken; a finished run's recorded count); ``on_done`` that every run
     is listed. Up to ``lookahead`` runs are listed concurrently (each run's jobs are
-    collected before they are handed on). ``runs_listed`` and ``runs_remembered`` count
-    the runs.
+    collected before they are handed on). ``get_run`` fetches a run given by bare id
+    (without it such a run counts as completed, and a recorded one is never listed
+    again). ``runs_listed`` and ``runs_remembered`` count the runs.
+
+    Of many runs (any ``runs`` but a single id or run), one that GitHub answers 404 for
+    (deleted since it was listed, or without the ``attempt`` selected) is skipped with a
+    warning and counted in ``runs_skipped``; the others are harvested. A single run's 404
+    raises :class:`~gh_jobs_async.NotFoundError`.
     """
 
     def __init__(
@@ -233,8 +256,10 @@ class JobSelection(AsyncIterator[Job]):
         on_run: Callable[[int], None] | None = None,
         on_done: Callable[[], None] | None = None,
         lookahead: int = 10,
+        get_run: Callable[[int], Coroutine[Any, Any, WorkflowRun]] | None = None,
     ) -> None:
         self._list_jobs = list_jobs
+        self._get_run = get_run
         self._lookahead = max(1, lookahead)
         self._runs = runs
         self._ledger = ledger
@@ -243,8 +268,10 @@ class JobSelection(AsyncIterator[Job]):
         self._on_done = on_done
         self._progress = RunProgress()
         self._generator = self._generate()
+        self._skip_missing = not isinstance(runs, int | WorkflowRun)
         self.runs_listed = 0
         self.runs_remembered = 0
+        self.runs_skipped = 0
 
     def __repr__(self) -> str:
         return (
@@ -276,19 +303,30 @@ class JobSelection(AsyncIterator[Job]):
     async def _generate(self) -> AsyncGenerator[Job, None]:
         await asyncio.to_thread(self._ledger.load)
         seen: set[int] = set()
-        batch: list[tuple[int, WorkflowRun | None]] = []
+        chunk: list[tuple[int, WorkflowRun | None]] = []
         async for item in _each_run(self._runs):
             run_id, run = _run_of(item)
             if run_id in seen:
                 continue
             seen.add(run_id)
+            chunk.append((run_id, run))
+            if len(chunk) >= self._lookahead:
+                async for job in self._take_chunk(chunk):
+                    yield job
+                chunk = []
+        async for job in self._take_chunk(chunk):
+            yield job
+        if self._on_done is not None:
+            self._on_done()
+
+    async def _take_chunk(self, chunk: list[tuple[int, WorkflowRun | None]]) -> AsyncIterator[Job]:
+        """Up to ``lookahead`` runs: the bare ids fetched (concurrently), the runs the
+        directory finished handed on from its records, the others listed."""
+        batch: list[tuple[int, WorkflowRun | None]] = []
+        for run_id, run in await self._fetch_runs(chunk):
             remembered = self._ledger.finished(run_id, run)
             if remembered is None:
                 batch.append((run_id, run))
-                if len(batch) >= self._lookahead:
-                    async for job in self._list_batch(batch):
-                        yield job
-                    batch = []
                 continue
             self.runs_remembered += 1
             if self._on_run is not None:
@@ -297,8 +335,42 @@ class JobSelection(AsyncIterator[Job]):
                 yield job
         async for job in self._list_batch(batch):
             yield job
-        if self._on_done is not None:
-            self._on_done()
+
+    async def _fetch_runs(
+        self, chunk: list[tuple[int, WorkflowRun | None]]
+    ) -> list[tuple[int, WorkflowRun | None]]:
+        """``chunk`` with each bare id's run fetched (when ``get_run`` was given)."""
+        get_run = self._get_run
+        if get_run is None or all(run is not None for _, run in chunk):
+            return chunk
+        async with asyncio.TaskGroup() as group:
+            tasks = {
+                run_id: group.create_task(self._missing_ok(run_id, get_run))
+                for run_id, run in chunk
+                if run is None
+            }
+        kept: list[tuple[int, WorkflowRun | None]] = []
+        for run_id, run in chunk:
+            fetched = run if run is not None else tasks[run_id].result()
+            if fetched is not None:
+                kept.append((run_id, fetched))
+        return kept
+
+    async def _missing_ok(
+        self, run_id: int, request: Callable[[int], Coroutine[Any, Any, _R]]
+    ) -> _R | None:
+        """``request(run_id)``'s answer (called here: a task cancelled before it starts
+        leaves no coroutine unawaited); None (a warning, the run skipped) for a 404 of one of many
+        runs: one deleted run, or one without the selected attempt, does not end a bulk
+        harvest."""
+        try:
+            return await request(run_id)
+        except NotFoundError as exc:
+            if not self._skip_missing:
+                raise
+            self.runs_skipped += 1
+            logger.warning("skipping run %d: %s", run_id, exc)
+            return None
 
     async def _list_batch(self, batch: list[tuple[int, WorkflowRun | None]]) -> AsyncIterator[Job]:
         """The jobs of several runs, listed concurrently (each listing ends before the first
@@ -306,13 +378,18 @@ class JobSelection(AsyncIterator[Job]):
         if not batch:
             return
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(self._collect(run_id)) for run_id, _ in batch]
+            tasks = [
+                group.create_task(self._missing_ok(run_id, self._collect)) for run_id, _ in batch
+            ]
         for (run_id, run), task in zip(batch, tasks, strict=True):
+            listing = task.result()
+            if listing is None:
+                continue
             self.runs_listed += 1
-            total, jobs = task.result()
+            total, jobs = listing
             if self._on_run is not None and not self._only_failed:
                 self._on_run(total)  # total_count counts every job, not the failed ones
-            self._progress.begin(run_id)
+            self._progress.begin(run_id, None if run is None else run.run_attempt)
             for job in jobs:
                 self._progress.see(run_id, job)
                 if self._only_failed and job.conclusion not in FAILED_CONCLUSIONS:

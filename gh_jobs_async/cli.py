@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     logs = command(
         "logs",
         "Harvest the logs of runs into a directory: the RUN_IDs given, else the runs the "
-        "filters select.",
+        "filters select (--all-runs: every run).",
         common,
         conn,
     )
@@ -157,7 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit with status 1 when the run did not succeed",
     )
 
-    _run_filter_options(logs)
+    _run_filter_options(logs).add_argument(
+        "--all-runs",
+        action="store_true",
+        help="every run of the repository: needed when no RUN_ID and no filter is given",
+    )
 
     runs = command(
         "runs",
@@ -321,7 +325,7 @@ def _workflow(text: str) -> int | str:
 RUN_FILTERS = ("workflow", "branch", "event", "status", "actor", "sha", "since", "until")
 
 
-def _run_filter_options(parser: argparse.ArgumentParser) -> None:
+def _run_filter_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     runs = parser.add_argument_group("run selection")
     runs.add_argument(
         "--workflow", type=_workflow, metavar="F", help="workflow file name (ci.yml) or id"
@@ -342,10 +346,26 @@ def _run_filter_options(parser: argparse.ArgumentParser) -> None:
     runs.add_argument(
         "--until", type=_when, metavar="WHEN", help="created at or before WHEN (a date: its end)"
     )
+    return runs
 
 
 def _has_run_filters(args: argparse.Namespace) -> bool:
     return any(getattr(args, name, None) is not None for name in RUN_FILTERS)
+
+
+def _check_run_selection(args: argparse.Namespace) -> None:
+    """RUN_IDs, run filters, or ``--all-runs``: exactly one of them (a harvest of every
+    run of a repository is never the silent default)."""
+    all_runs = getattr(args, "all_runs", False)
+    if args.run_ids and _has_run_filters(args):
+        raise UsageError("give RUN_IDs or run filters (--status, --since, ...), not both")
+    if all_runs and (args.run_ids or _has_run_filters(args)):
+        raise UsageError("--all-runs takes every run: drop the RUN_IDs and run filters")
+    if not args.run_ids and not _has_run_filters(args) and not all_runs:
+        raise UsageError(
+            "give a RUN_ID or a run filter (--since 7d, --status failure, ...); "
+            "--all-runs harvests every run of the repository"
+        )
 
 
 def list_runs(client: Client, owner: str, repo: str, args: argparse.Namespace) -> RunStream:
@@ -616,9 +636,13 @@ async def harvest(client: Client, owner: str, repo: str, args: argparse.Namespac
         )
         jobs = _followed(updates, args.failed_only, display)
     else:
-        if args.run_ids and _has_run_filters(args):
-            raise UsageError("give RUN_IDs or run filters (--status, --since, ...), not both")
-        runs = args.run_ids or list_runs(client, owner, repo, args)
+        _check_run_selection(args)
+        # one RUN_ID by itself: its 404 is an error; of many, a missing one is skipped
+        runs: int | list[int] | RunStream = (
+            args.run_ids[0]
+            if len(args.run_ids) == 1
+            else args.run_ids or list_runs(client, owner, repo, args)
+        )
         selection = client.select_jobs(
             owner,
             repo,

@@ -330,7 +330,7 @@ class WorkflowRun:
     created_at: datetime
     updated_at: datetime
     head_commit: RunCommit | None
-    head_repository: RunRepository
+    head_repository: RunRepository | None  # null for a run from a fork since deleted
     repository: RunRepository
     jobs_url: str
     logs_url: str

@@ -110,6 +110,8 @@ async def test_runs_json_streams_one_run_a_line(fake: FakeGitHub) -> None:
         ("runs", SLUG, "--until", "2026-01-01T10:00:00"),
         ("runs", SLUG, "--status", "failed"),
         ("logs", SLUG, "7000000001", "--status", "failure", "--out", "x"),
+        ("logs", SLUG, "7000000001", "--all-runs", "--out", "x"),
+        ("logs", SLUG, "--all-runs", "--since", "7d", "--out", "x"),
     ],
 )
 async def test_bad_run_selections_exit_2_with_one_line(
@@ -121,3 +123,50 @@ async def test_bad_run_selections_exit_2_with_one_line(
     assert len(stderr.splitlines()) == 1, stderr
     assert "Traceback" not in stderr
     assert fake.stats.api_requests == 0
+
+
+async def test_logs_without_run_id_or_filter_is_refused(fake: FakeGitHub, tmp_path: Path) -> None:
+    """No RUN_ID and no filter would harvest every run of the repository: exit 2 with one
+    line asking for a RUN_ID or a filter (naming --all-runs), nothing sent, no DIR made."""
+    out = tmp_path / "logs"
+    code, stdout, stderr = await gh_jobs(fake, "logs", SLUG, "--out", out)
+    assert code == 2, (stdout, stderr)
+    assert len(stderr.splitlines()) == 1, stderr
+    assert "RUN_ID" in stderr
+    assert "filter" in stderr
+    assert "--all-runs" in stderr
+    assert fake.stats.api_requests == 0
+    assert not out.exists()
+
+
+async def test_logs_all_runs_harvests_every_run(tmp_path: Path) -> None:
+    """--all-runs (no RUN_ID, no filter) harvests every job of every run of the repository."""
+    async with FakeGitHub(FakeConfig(rate_limit=None)) as fake:
+        runs = [fake.add_run(OWNER, REPO, jobs=2).run_id for _ in range(3)]
+        fake.add_run(OWNER, "other-repo", jobs=1)
+        out = tmp_path / "logs"
+        code, stdout, stderr = await gh_jobs(fake, "logs", SLUG, "--all-runs", "--out", out)
+        assert code == 0, stderr
+        want = {job["id"] for run_id in runs for job in fake.jobs_for(OWNER, REPO, run_id)}
+        assert {int(p.stem) for p in out.iterdir() if p.suffix == ".log"} == want
+        assert listed_runs(fake) == set(runs)
+        assert re.search(rf"^downloaded\s+{len(want)}$", stdout, re.M), stdout
+
+
+async def test_logs_skips_a_missing_run_of_many_but_not_a_single_one(
+    fake: FakeGitHub, tmp_path: Path
+) -> None:
+    """RUN_IDs with one GitHub does not know: a warning, the others harvested, exit 0; that
+    RUN_ID alone is an error (exit 1)."""
+    good = fake.runs_matching(OWNER, REPO, status="success")[0]["id"]
+    out = tmp_path / "logs"
+    code, stdout, stderr = await gh_jobs(fake, "logs", SLUG, good, 7999999999, "--out", out)
+    assert code == 0, stderr
+    assert "skipping run 7999999999" in stderr
+    assert {int(p.stem) for p in out.iterdir() if p.suffix == ".log"} == {
+        job["id"] for job in fake.jobs_for(OWNER, REPO, good)
+    }
+    assert re.search(r"^downloaded\s+3$", stdout, re.M), stdout
+    code, stdout, stderr = await gh_jobs(fake, "logs", SLUG, 7999999999, "--out", out)
+    assert code == 1, (stdout, stderr)
+    assert "404" in stderr

@@ -120,6 +120,59 @@ def test_bad_created_values_raise_naming_the_value(value: object) -> None:
     assert "created" in str(info.value)
 
 
+NAIVE = datetime(2026, 1, 1)  # noqa: DTZ001 - naive on purpose
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        CreatedRange(NAIVE, None),
+        CreatedRange(None, NAIVE),
+        CreatedRange(T0, NAIVE),  # an aware and a naive end
+        CreatedRange("2026-01-01", None),  # type: ignore[arg-type]
+        CreatedRange(None, "2026-01-31"),  # type: ignore[arg-type]
+        CreatedRange(1, None),  # type: ignore[arg-type]
+        CreatedRange(T0 + S, T0),
+    ],
+)
+def test_a_created_range_is_validated_like_a_pair(value: CreatedRange) -> None:
+    """A CreatedRange built by hand goes through the pair's checks: naive ends, ends that
+    are not datetimes and reversed ends raise InvalidArgumentError naming it."""
+    with pytest.raises(InvalidArgumentError) as info:
+        parse_created(value)
+    assert info.value.name == "created"
+    assert info.value.value == value
+
+
+def test_a_created_range_in_local_time_is_refused_not_read_as_local(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A naive end is not read in the machine's zone (TZ=America/New_York gave 05:00Z)."""
+    import time as time_module
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time_module.tzset()
+    try:
+        with pytest.raises(InvalidArgumentError, match="naive"):
+            parse_created(CreatedRange(NAIVE, None))
+    finally:
+        monkeypatch.undo()
+        time_module.tzset()
+
+
+def test_a_created_range_rounds_inwards_in_utc() -> None:
+    """Its fractions round inwards and other zones become UTC, as a pair's do."""
+    frac = T0 + timedelta(microseconds=500)
+    plus2 = timezone(timedelta(hours=2))
+    assert parse_created(CreatedRange(frac, frac + S)) == CreatedRange(T0 + S, T0 + S)
+    parsed = parse_created(CreatedRange(datetime(2026, 1, 1, 2, tzinfo=plus2), None))
+    assert parsed == CreatedRange(T0, None)
+    assert parsed.since is not None
+    assert parsed.since.tzinfo is UTC
+    assert parsed.qualifier() == ">=2026-01-01T00:00:00Z"
+    assert parse_created(CreatedRange()) == CreatedRange()
+
+
 def test_a_naive_datetime_is_refused_with_a_reason() -> None:
     """The message says why a naive datetime is refused rather than guessed at."""
     with pytest.raises(InvalidArgumentError, match="naive"):

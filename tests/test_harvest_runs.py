@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
 from _support import file_sha256, serve
+from test_runs_model import sample_run
 
-from gh_jobs_async import InvalidArgumentError, Job, LogResult, LogStatus
+from gh_jobs_async import (
+    Client,
+    InvalidArgumentError,
+    Job,
+    LogResult,
+    LogStatus,
+    NotFoundError,
+    WorkflowRun,
+)
 from gh_jobs_async._files import MANIFEST_NAME
-from gh_jobs_async._selection import RunProgress
-from gh_jobs_async.models import decode_job
+from gh_jobs_async._selection import JobSelection, RunLedger, RunProgress
+from gh_jobs_async.models import decode_job, decode_run
 from gh_jobs_async.testing import FakeConfig, FakeGitHub, Fault
 
 OWNER, REPO = "octo-org", "hello-world"
@@ -106,7 +117,127 @@ def test_a_failed_download_or_a_running_job_keeps_a_run_unfinished() -> None:
     assert progress.listed(4) == 4
 
 
+def test_a_run_without_jobs_takes_the_runs_attempt() -> None:
+    """A completed run with no jobs (a startup_failure) is finished with its run_attempt,
+    so that it can be remembered; a job's newer attempt still wins."""
+    progress = RunProgress()
+    progress.begin(1, 2)
+    assert progress.listed(1) == 1
+    assert progress.take(1) == (2, ())
+    progress.begin(3, None)
+    progress.see(3, job(30))
+    assert progress.listed(3) == 3
+    assert progress.take(3)[0] == 1
+
+
+def test_a_recorded_run_not_completed_now_is_listed_again(tmp_path: Path) -> None:
+    """The ledger hands a recorded run's jobs on only while the run is completed and not
+    re-run; a run without run_attempt is judged by its status."""
+    ledger = RunLedger(tmp_path, "latest", only_failed=False)
+    ledger.record(5, 1, (job(50),))
+    assert ledger.finished(5, None) == (job(50),)
+    assert ledger.finished(5, fake_run(5, "completed", 1)) == (job(50),)
+    assert ledger.finished(5, fake_run(5, "completed", 2)) is None
+    assert ledger.finished(5, fake_run(5, "in_progress", 1)) is None
+    assert ledger.finished(5, fake_run(5, "in_progress", None)) is None
+    assert ledger.finished(5, fake_run(5, "completed", None)) == (job(50),)
+
+
+def fake_run(run_id: int, status: str, attempt: int | None) -> WorkflowRun:
+    """A WorkflowRun with ``status`` and ``run_attempt`` (None: absent)."""
+    body = sample_run(id=run_id, status=status, conclusion=None, run_attempt=attempt)
+    if attempt is None:
+        del body["run_attempt"]
+    return decode_run(body)
+
+
+class _Listing:
+    """A JobStream stand-in: the jobs it was given."""
+
+    def __init__(self, jobs: list[Job]) -> None:
+        self.jobs = jobs
+        self.total_count = len(jobs)
+
+    async def collect(self) -> list[Job]:
+        return list(self.jobs)
+
+
+async def test_a_bare_id_run_still_going_is_not_remembered(tmp_path: Path) -> None:
+    """A run given by id is fetched: still in progress, it is not recorded even when every
+    job listed so far is completed and downloaded (later jobs may yet appear)."""
+    fetched: list[int] = []
+
+    async def get_run(run_id: int) -> WorkflowRun:
+        fetched.append(run_id)
+        return fake_run(run_id, "in_progress" if run_id == 7 else "completed", 1)
+
+    listing = {7: [job(70)], 8: [job(80)]}
+    ledger = RunLedger(tmp_path, "latest", only_failed=False)
+    selection = JobSelection(
+        lambda run_id: _Listing(listing[run_id]),  # type: ignore[arg-type,return-value]
+        [7, 8],
+        ledger,
+        only_failed=False,
+        get_run=get_run,
+    )
+    async for got in selection:
+        await selection.record(result(got.id, LogStatus.DOWNLOADED))
+    assert sorted(fetched) == [7, 8]
+    ledger = RunLedger(tmp_path, "latest", only_failed=False)
+    ledger.load()
+    assert ledger.finished(7, None) is None  # never recorded
+    assert ledger.finished(8, None) == (job(80),)
+
+
 # ------------------------------------------------------------------ against the fake
+
+
+async def _until_completed(client: Client, run_id: int, attempt: int) -> None:
+    async with asyncio.timeout(10):
+        while True:
+            run = await client.get_run(OWNER, REPO, run_id)
+            if run.run_attempt == attempt and run.completed:
+                return
+            await asyncio.sleep(0.05)
+
+
+async def test_a_bare_id_rerun_is_listed_again(tmp_path: Path) -> None:
+    """A run given by id is fetched before its record is trusted: re-run (and running
+    again), it is listed again; completed, it is remembered again."""
+    async with serve(FakeConfig(rate_limit=None)) as (fake, client):
+        run = fake.add_run(OWNER, REPO, jobs=2, live=True, duration=0.3, resolution=0.1)
+        await _until_completed(client, run.run_id, 1)
+        await client.harvest(OWNER, REPO, run.run_id, tmp_path)
+        fake.reset_stats()
+        await client.harvest(OWNER, REPO, run.run_id, tmp_path)
+        assert listed_runs(fake) == set()  # remembered
+        assert fake.rerun(run.run_id) == 2
+        fake.reset_stats()
+        await client.harvest(OWNER, REPO, run.run_id, tmp_path)
+        assert listed_runs(fake) == {run.run_id}  # attempt 2 runs: listed again
+        await _until_completed(client, run.run_id, 2)
+        fake.reset_stats()
+        summary = await client.harvest(OWNER, REPO, [run.run_id], tmp_path)
+        assert listed_runs(fake) == {run.run_id}
+        assert summary.counts[LogStatus.DOWNLOADED] == 2  # attempt 2's logs
+        fake.reset_stats()
+        await client.harvest(OWNER, REPO, [run.run_id], tmp_path)
+        assert listed_runs(fake) == set()
+
+
+@pytest.mark.parametrize("given", ["id", "run"])
+async def test_a_run_without_jobs_is_remembered(tmp_path: Path, given: str) -> None:
+    """A completed run with no jobs (as a startup_failure has none) is remembered: the
+    next harvest does not list its jobs again."""
+    async with serve() as (fake, client):
+        empty = fake.add_run(OWNER, REPO, jobs=0)
+        other = fake.add_run(OWNER, REPO, jobs=1)
+        ids = [empty.run_id, other.run_id]
+        runs: Any = ids if given == "id" else [await client.get_run(OWNER, REPO, i) for i in ids]
+        await client.harvest(OWNER, REPO, runs, tmp_path)
+        fake.reset_stats()
+        await client.harvest(OWNER, REPO, runs, tmp_path)
+        assert listed_runs(fake) == set()
 
 
 async def test_several_runs_flow_through_one_harvest_and_one_summary(tmp_path: Path) -> None:
@@ -259,3 +390,40 @@ async def test_follow_takes_one_run_only(tmp_path: Path) -> None:
             await client.harvest(OWNER, REPO, [1, 2], tmp_path, follow=True)
         assert info.value.name == "runs"
         assert fake.stats.api_requests == 0
+
+
+async def test_a_missing_run_of_many_is_skipped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Of many runs, one GitHub answers 404 for (deleted, or never there) is skipped with a
+    warning naming it; every other run is harvested."""
+    async with serve() as (fake, client):
+        first, last = fake.add_run(OWNER, REPO, jobs=2), fake.add_run(OWNER, REPO, jobs=3)
+        missing = 7_999_999_999
+        with caplog.at_level("WARNING", logger="gh_jobs_async"):
+            summary = await client.harvest(
+                OWNER, REPO, [first.run_id, missing, last.run_id], tmp_path
+            )
+        assert summary.counts[LogStatus.DOWNLOADED] == 5
+        assert sorted(logs_in(tmp_path)) == sorted(first.job_ids + last.job_ids)
+        assert any(f"skipping run {missing}" in r.getMessage() for r in caplog.records)
+
+
+async def test_an_attempt_missing_from_some_runs_skips_only_those(tmp_path: Path) -> None:
+    """attempt=2 over runs of which one has a second attempt: that one is harvested, the
+    runs without one are skipped, not the end of the harvest."""
+    async with serve() as (fake, client):
+        once = fake.add_run(OWNER, REPO, jobs=2)
+        twice = fake.add_run(OWNER, REPO, jobs=2, attempts=2)
+        runs = [once.run_id, twice.run_id]
+        summary = await client.harvest(OWNER, REPO, runs, tmp_path, attempt=2)
+        assert sorted(logs_in(tmp_path)) == sorted(j["id"] for j in twice.attempts[1])
+        assert summary.counts[LogStatus.DOWNLOADED] == 2
+
+
+async def test_a_single_missing_run_is_not_found(tmp_path: Path) -> None:
+    """One run id, asked for by itself: its 404 is the caller's NotFoundError."""
+    async with serve() as (fake, client):
+        fake.add_run(OWNER, REPO, jobs=1)
+        with pytest.raises(NotFoundError):
+            await client.harvest(OWNER, REPO, 7_999_999_999, tmp_path)

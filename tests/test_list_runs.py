@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -20,7 +21,7 @@ from gh_jobs_async import (
     WorkflowRun,
 )
 from gh_jobs_async.models import decode_run
-from gh_jobs_async.testing import FakeConfig, FakeGitHub
+from gh_jobs_async.testing import FakeConfig, FakeGitHub, Fault
 
 pytestmark = pytest.mark.integration
 
@@ -204,6 +205,44 @@ async def test_the_runs_decode_to_what_the_fake_serves(many: tuple[FakeGitHub, C
     assert got == want
 
 
+class _Refuses:
+    """A converter stand-in that fails the test if it is asked to structure anything."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def structure(self, data: object, cls: type) -> object:
+        raise AssertionError(f"the {self.name} decoder was used")
+
+
+@pytest.mark.parametrize("decoder", ["fast", "detailed"])
+async def test_a_run_from_a_deleted_fork_does_not_break_the_listing(
+    monkeypatch: pytest.MonkeyPatch, decoder: str
+) -> None:
+    """``head_repository: null`` (a deleted fork) decodes with the fast decoder and with
+    the detailed one it falls back to; the listing and get_run carry the run."""
+    from gh_jobs_async import models
+
+    if decoder == "fast":  # the detailed fallback would fail the test
+        monkeypatch.setattr(models, "_CONVERTER", _Refuses("detailed"))
+    else:  # the fast decoder refuses everything: every body takes the detailed path
+        monkeypatch.setattr(models, "_FAST_CONVERTER", _Refuses("fast"))
+        monkeypatch.setattr(models, "_orjson_loads", None)
+    async with serve(FakeConfig(rate_limit=None)) as (fake, client):
+        before = fake.add_run(OWNER, REPO, jobs=1).run_id
+        forked = fake.add_run(OWNER, REPO, jobs=1, fork_deleted=True).run_id
+        after = fake.add_run(OWNER, REPO, jobs=1).run_id
+        assert fake.run_dict(forked)["head_repository"] is None
+        runs = await client.list_runs(OWNER, REPO).collect()
+        assert sorted(ids(runs)) == sorted([before, forked, after])
+        by_id = {run.id: run for run in runs}
+        assert by_id[forked].head_repository is None
+        assert by_id[forked].repository.name == REPO
+        assert by_id[before].head_repository is not None
+        got = await client.get_run(OWNER, REPO, forked)
+        assert got == by_id[forked]
+
+
 async def test_an_unfiltered_listing_past_its_limit_continues_by_date() -> None:
     """Past the unfiltered limit GitHub answers 422; the older runs are listed by date."""
     async with serve(FakeConfig(rate_limit=None, runs_unfiltered_limit=300)) as (fake, client):
@@ -236,6 +275,46 @@ async def test_more_than_the_cap_in_one_second_is_a_clear_error() -> None:
         assert info.value.window == "2026-03-31T23:00:00Z..2026-03-31T23:00:00Z"
 
 
+def _stream_tasks() -> list[asyncio.Task[Any]]:
+    """The tasks of a RunStream still alive (its probes and pages)."""
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if not task.done() and task.get_coro().__qualname__.startswith("RunStream.")  # type: ignore[union-attr]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("failing", "stalled", "after"),
+    [
+        ("created=", "created=", 0),  # the probes of the first cut past the cap
+        ("&page=3", "&page=", 1),  # a batch of pages of the plain listing, after page 1
+        ("per_page=1&", "per_page=1&", 0),  # the one-run probes of the halves of a slice
+    ],
+    ids=["probes", "pages", "halves"],
+)
+async def test_a_failed_request_cancels_the_others_before_its_error(
+    failing: str, stalled: str, after: int
+) -> None:
+    """One request of a concurrent batch answered 404: the others (stalled) are cancelled
+    and gone when NotFoundError itself, not an ExceptionGroup, leaves the stream."""
+    async with serve(FakeConfig(rate_limit=None)) as (fake, client):
+        if failing == "per_page=1&":  # a sparse newest day, then a slice over the cap
+            fake.add_runs(OWNER, REPO, count=100, days=1, end=END, jobs=0)
+            fake.add_runs(OWNER, REPO, count=2000, days=1, end=END - timedelta(days=3), jobs=0)
+        else:
+            fake.add_runs(OWNER, REPO, count=2500, days=30, end=END, jobs=0)
+        fake.inject(
+            Fault("api", "status", status=404, path_contains=failing),
+            Fault("api", "stall", path_contains=stalled, stall_seconds=30, times=999, after=after),
+        )
+        stream = client.list_runs(OWNER, REPO, status=None if failing == "&page=3" else "success")
+        with pytest.raises(NotFoundError):
+            async with asyncio.timeout(10):
+                await stream.collect()
+        assert _stream_tasks() == []
+
+
 @pytest.mark.parametrize(
     ("options", "name"),
     [
@@ -250,6 +329,8 @@ async def test_more_than_the_cap_in_one_second_is_a_clear_error() -> None:
         ({"head_sha": "xyz"}, "head_sha"),
         ({"created": datetime(2026, 1, 1)}, "created"),  # noqa: DTZ001 - naive on purpose
         ({"created": "last week"}, "created"),
+        ({"created": CreatedRange(datetime(2026, 1, 1), None)}, "created"),  # noqa: DTZ001
+        ({"created": CreatedRange("2026-01-01", None)}, "created"),
         ({"exclude_pull_requests": "yes"}, "exclude_pull_requests"),
         ({"per_page": 101}, "per_page"),
         ({"per_page": 0}, "per_page"),

@@ -152,6 +152,19 @@ def test_nullable_fields_accept_null() -> None:
     assert (run.status, run.head_commit, run.pull_requests) == (None, None, None)
 
 
+def test_head_repository_may_be_null() -> None:
+    """A run from a fork since deleted has ``head_repository: null`` (not in the schema,
+    github/rest-api-description#1586): it decodes, strictly too, with both decoders."""
+    from gh_jobs_async import models
+
+    body = sample_run(head_repository=None)
+    for converter in (None, models._CONVERTER, models._FAST_CONVERTER, make_converter(strict=True)):
+        run = decode_run(body, converter=converter)
+        assert run.head_repository is None
+        assert run.repository.name == "Hello-World"
+    assert models._FAST_CONVERTER.structure(body, WorkflowRun).head_repository is None
+
+
 def test_optional_properties_may_be_absent() -> None:
     """Properties the schema does not require get defaults."""
     body = sample_run()
@@ -207,6 +220,7 @@ def test_to_dict_round_trips() -> None:
         {},
         {"status": None, "conclusion": None, "pull_requests": None, "head_commit": None},
         {"status": "brand_new", "referenced_workflows": None, "actor": None},
+        {"head_repository": None, "triggering_actor": None},
         {"id": "1"},
         {"repository": {**_repo(), "fork": 0}},
         {"pull_requests": [{"id": 1}]},

@@ -98,6 +98,7 @@ class RunOptions:
     workflow_path: str = ".github/workflows/ci.yml"
     actor: str = "octocat"
     created_at: datetime | None = None  # None: derived from the seed and the run id
+    fork_deleted: bool = False  # head_repository null, as for a run from a deleted fork
 
 
 @dataclass
@@ -222,6 +223,7 @@ class JobStore(LiveRuns):
             actor=options.actor,
             seed=self.seed,
             created_at=options.created_at,
+            fork_deleted=options.fork_deleted,
         )
 
     def _store(self, job: JSONDict, log: LogSpec, run: _Run, run_id: int, attempt: int) -> None:

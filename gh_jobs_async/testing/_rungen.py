@@ -87,6 +87,7 @@ class RunMeta:
     actor: str
     seed: int
     created_at: datetime | None = None  # attempt 1's creation; None: derived from the seed
+    fork_deleted: bool = False  # head_repository null (github/rest-api-description#1586)
 
 
 def run_basics(seed: int, run_id: int) -> tuple[str, datetime]:
@@ -234,7 +235,9 @@ def build_run(meta: RunMeta, jobs: list[JSONDict], attempt: int) -> JSONDict:
         "workflow_url": f"{api}/actions/workflows/{meta.workflow_id}",
         "head_commit": _commit(meta, head_sha, first_created),
         "repository": repository,
-        "head_repository": repository,
+        # GitHub serves null for a run whose head repository (a fork) has been deleted,
+        # though the schema does not say so (github/rest-api-description#1586).
+        "head_repository": None if meta.fork_deleted else repository,
         "head_repository_id": repository["id"],
         "display_title": f"{title} #{meta.run_number}",
     }

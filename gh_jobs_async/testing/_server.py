@@ -211,6 +211,7 @@ class FakeGitHub:
         log_lag: float = 0.0,
         composite: bool | Sequence[bool] = False,
         runner_clock_skew: float = 0.0,
+        fork_deleted: bool = False,
     ) -> FakeRun:
         """Create a run with ``attempts`` attempts of ``jobs`` jobs each.
 
@@ -224,6 +225,8 @@ class FakeGitHub:
         ``runner_clock_skew`` puts the steps' JSON times that many seconds later than their
         log lines (negative: earlier), as for a self-hosted runner whose clock is behind
         GitHub's; ``log_steps`` is unchanged (not with ``live=True``).
+        ``fork_deleted=True`` serves the run with ``head_repository: null``, as GitHub does
+        for a run from a fork since deleted (its schema says the field is never null).
 
         ``live=True`` makes a run that happens now (see `_live`): each job goes from queued
         to in_progress to completed on a seeded schedule over ``duration`` seconds, steps
@@ -249,7 +252,9 @@ class FakeGitHub:
             clock_skew=runner_clock_skew,
         )
         store = self._require_started().store
-        options = RunOptions(event=event, workflow_path=workflow_path, actor=actor)
+        options = RunOptions(
+            event=event, workflow_path=workflow_path, actor=actor, fork_deleted=fork_deleted
+        )
         spec = LiveSpec(duration, resolution, log_lag) if live else None
         return store.add_run(
             owner, repo, blueprint, attempts=attempts, run_id=run_id, options=options, live=spec
