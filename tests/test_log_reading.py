@@ -22,6 +22,28 @@ from gh_jobs_async.testing import FakeConfig, FakeGitHub, Fault
 pytestmark = pytest.mark.integration
 
 OWNER, REPO = "octo-org", "hello-world"
+
+
+class ReplaceOnce:
+    """A ``sleep`` that replaces a job's log the first time it is awaited: between a broken
+    attempt and its retry (a backoff), as if the log were rewritten there and then."""
+
+    def __init__(self) -> None:
+        self.changes: list[int] = []
+        self._fake: FakeGitHub | None = None
+        self._job_id = 0
+
+    def watch(self, fake: FakeGitHub, job_id: int) -> int:
+        """Replace ``job_id``'s log at ``fake``; returns the id."""
+        self._fake, self._job_id = fake, job_id
+        return job_id
+
+    async def __call__(self, _seconds: float) -> None:
+        if not self.changes and self._fake is not None:
+            self.changes.append(self._job_id)
+            self._fake.replace_log(self._job_id)
+
+
 MiB = 1 << 20
 
 
@@ -101,16 +123,10 @@ async def test_a_log_that_changed_mid_read_is_reported() -> None:
 
 async def test_download_restarts_a_log_that_changed(tmp_path: Path) -> None:
     """download_log: a 412 on resume starts again from zero; the file is the new log, whole."""
-    changes: list[int] = []
-
-    async def change_during_backoff(_seconds: float) -> None:
-        if not changes:  # between the broken attempt and its resumption
-            changes.append(job_id)
-            fake.replace_log(job_id)
-
-    async with serve(sleep=change_during_backoff) as (fake, client):
+    replace = ReplaceOnce()  # between the broken attempt and its resumption
+    async with serve(sleep=replace) as (fake, client):
         run = fake.add_run(jobs=1, log_size=6 * MiB)
-        job_id = run.job_ids[0]
+        job_id = replace.watch(fake, run.job_ids[0])
         original = fake.log_sha256(job_id)
         fake.inject(Fault("blob", "reset", job_id=job_id, partial_bytes=5 * MiB))
         result = await client.download_log(OWNER, REPO, job_id, tmp_path)
@@ -260,20 +276,14 @@ async def test_tail_max_attempts_is_checked_and_bounds_the_retries() -> None:
 
 async def test_a_window_is_pinned_to_the_probes_etag() -> None:
     """Log replaced between probe and window: the If-Match window gets 412, then a new probe."""
-    changes: list[int] = []
-
-    async def change_during_backoff(_seconds: float) -> None:
-        if not changes:  # after the window's first attempt failed, before its retry
-            changes.append(job_id)
-            fake.replace_log(job_id)
-
-    async with serve(sleep=change_during_backoff) as (fake, client):
+    replace = ReplaceOnce()  # after the window's first attempt failed, before its retry
+    async with serve(sleep=replace) as (fake, client):
         run = fake.add_run(jobs=1, log_size=4 * MiB, conclusions=("failure",))
-        job_id = run.job_ids[0]
+        job_id = replace.watch(fake, run.job_ids[0])
         old = await client.tail_log(OWNER, REPO, job_id, lines=1000)
         fake.inject(Fault("blob", "status", status=503, job_id=job_id, after=1))
         tail = await client.tail_log(OWNER, REPO, job_id, lines=1000)
-        assert changes == [job_id]
+        assert replace.changes == [job_id]
         statuses = blob_statuses(fake)[3:]  # after the undisturbed tail's three
         new = await client.tail_log(OWNER, REPO, job_id, lines=1000)
     assert statuses[:4] == [206, 503, 412, 206]  # probe, window refused twice, a new probe
@@ -282,20 +292,14 @@ async def test_a_window_is_pinned_to_the_probes_etag() -> None:
 
 async def test_a_log_replaced_mid_window_is_tailed_again_never_mixed() -> None:
     """A window broken mid-body and the log replaced: the resume is refused, the new tail comes."""
-    changes: list[int] = []
-
-    async def change_during_backoff(_seconds: float) -> None:
-        if not changes:
-            changes.append(job_id)
-            fake.replace_log(job_id)
-
-    async with serve(sleep=change_during_backoff) as (fake, client):
+    replace = ReplaceOnce()
+    async with serve(sleep=replace) as (fake, client):
         run = fake.add_run(jobs=1, log_size=4 * MiB, conclusions=("failure",))
-        job_id = run.job_ids[0]
+        job_id = replace.watch(fake, run.job_ids[0])
         old = await client.tail_log(OWNER, REPO, job_id, lines=1000)
         fake.inject(Fault("blob", "reset", job_id=job_id, after=2, partial_bytes=100_000))
         tail = await client.tail_log(OWNER, REPO, job_id, lines=1000)
-        assert changes == [job_id]
+        assert replace.changes == [job_id]
         assert 412 in blob_statuses(fake)
         new = await client.tail_log(OWNER, REPO, job_id, lines=1000)
     assert len(tail) == 1000
@@ -304,20 +308,14 @@ async def test_a_log_replaced_mid_window_is_tailed_again_never_mixed() -> None:
 
 async def test_a_short_log_replaced_before_its_window_is_read_whole() -> None:
     """A window from byte 0 is a plain GET of the whole log: the new one, whole and numbered."""
-    changes: list[int] = []
-
-    async def change_during_backoff(_seconds: float) -> None:
-        if not changes:
-            changes.append(job_id)
-            fake.replace_log(job_id)
-
-    async with serve(sleep=change_during_backoff) as (fake, client):
+    replace = ReplaceOnce()
+    async with serve(sleep=replace) as (fake, client):
         run = fake.add_run(jobs=1, log_size=5000)
-        job_id = run.job_ids[0]
+        job_id = replace.watch(fake, run.job_ids[0])
         old = fake.log_bytes(job_id)
         fake.inject(Fault("blob", "status", status=503, job_id=job_id, after=1))
         tail = await client.tail_log(OWNER, REPO, job_id, lines=10_000)
-        assert changes == [job_id]
+        assert replace.changes == [job_id]
         new = fake.log_bytes(job_id)
     assert tail == entries_of(new) != entries_of(old)
 
