@@ -33,6 +33,7 @@ from gh_jobs_async import (
     InvalidArgumentError,
     Job,
     JobConclusion,
+    JobSelection,
     JobUpdate,
     LimitStore,
     LogResult,
@@ -624,6 +625,7 @@ async def harvest(client: Client, owner: str, repo: str, args: argparse.Namespac
     display = HarvestDisplay(client, args.out)
     jobs: AsyncIterator[Job] | AsyncIterator[JobUpdate]
     record: Callable[[LogResult], Awaitable[None]] | None = None
+    selection: JobSelection | None = None
     if getattr(args, "follow", False):
         if len(args.run_ids) != 1:
             raise UsageError("--follow harvests one run: give one RUN_ID")
@@ -631,8 +633,13 @@ async def harvest(client: Client, owner: str, repo: str, args: argparse.Namespac
             raise UsageError("--follow harvests one RUN_ID, not the runs filters select")
         if args.filter != "latest":
             raise UsageError("--follow harvests the attempts it watches: drop --filter")
-        updates = client.watch_run(
-            owner, repo, args.run_ids[0], attempt=args.attempt, interval=args.interval
+        updates = client.watch_run(  # as harvest(follow=True): no backoff, prompt logs
+            owner,
+            repo,
+            args.run_ids[0],
+            attempt=args.attempt,
+            interval=args.interval,
+            max_interval=args.interval,
         )
         jobs = _followed(updates, args.failed_only, display)
     else:
@@ -674,7 +681,10 @@ async def harvest(client: Client, owner: str, repo: str, args: argparse.Namespac
         display.summary(interrupted=True)
         raise
     display.summary()
-    return EXIT_OK if display.all_ok else EXIT_FAILED
+    skipped = 0 if selection is None else selection.runs_skipped
+    if skipped:  # warned about one by one; the others were harvested
+        sys.stderr.write(f"gh-jobs: {skipped} runs skipped: GitHub answered 404\n")
+    return EXIT_OK if display.all_ok and not skipped else EXIT_FAILED
 
 
 async def cmd_logs(args: argparse.Namespace) -> int:

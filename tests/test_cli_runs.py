@@ -156,13 +156,14 @@ async def test_logs_all_runs_harvests_every_run(tmp_path: Path) -> None:
 async def test_logs_skips_a_missing_run_of_many_but_not_a_single_one(
     fake: FakeGitHub, tmp_path: Path
 ) -> None:
-    """RUN_IDs with one GitHub does not know: a warning, the others harvested, exit 0; that
-    RUN_ID alone is an error (exit 1)."""
+    """RUN_IDs with one GitHub does not know: a warning, the others harvested, exit 1 (an
+    API error: a run asked for is missing); that RUN_ID alone is an error (exit 1)."""
     good = fake.runs_matching(OWNER, REPO, status="success")[0]["id"]
     out = tmp_path / "logs"
     code, stdout, stderr = await gh_jobs(fake, "logs", SLUG, good, 7999999999, "--out", out)
-    assert code == 0, stderr
+    assert code == 1, stderr
     assert "skipping run 7999999999" in stderr
+    assert "1 runs skipped" in stderr
     assert {int(p.stem) for p in out.iterdir() if p.suffix == ".log"} == {
         job["id"] for job in fake.jobs_for(OWNER, REPO, good)
     }
