@@ -376,17 +376,17 @@ class InstallationAuth(_Renewing):
     @property
     def budget_key(self) -> str:
         """``installation:<api origin>:<id>``, the same across token renewals (GitHub counts
-        an installation's budget across its tokens).
+        an installation's budget across its tokens), and whichever way it was named.
 
-        An installation named by repository keeps ``installation:<api origin>:<owner>/<repo>``
-        from the start, before and after its id is found, so that a budget opened before the
-        first request (a shared ``RedisStore`` one) keeps its name; workers that name the
-        installation both ways should pass the same ``budget=`` to share one budget.
+        An installation named by repository is ``installation:<api origin>:<owner>/<repo>``
+        only until its lookup found the id (the lookup is the one request it sends under
+        that name); the client's budget then follows (see ``Session``), so that workers
+        naming one installation by id or by any of its repositories share one budget.
         """
-        if isinstance(self._target, tuple):
+        if self._id is None and isinstance(self._target, tuple):
             owner, repo = self._target
             return f"installation:{self._app._origin()}:{owner.lower()}/{repo.lower()}"
-        return f"installation:{self._app._origin()}:{self._target}"
+        return f"installation:{self._app._origin()}:{self._id}"
 
     def bind(self, api: ApiBase) -> None:
         """Bind the App to ``api`` (see :meth:`AppAuth.bind`)."""

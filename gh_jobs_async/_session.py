@@ -170,18 +170,19 @@ class Session:
         self.api = config.api
         self.auth: Auth = config.auth or (TokenAuth(config.token) if config.token else _NoAuth())
         self.auth.bind(self.api)
-        self.budget: Budget = (config.limits or LocalLimits()).open_budget(
-            BudgetSettings(
-                identity=budget_identity(self.api, self.auth),
-                api_url=config.api.url,
-                max_concurrency=config.max_concurrency,
-                requests_per_minute=config.requests_per_minute,
-                max_rate_limit_wait=config.max_rate_limit_wait,
-                clock=config.clock,
-                monotonic=config.monotonic,
-                sleep=config.sleep,
-            )
+        self._limits = config.limits or LocalLimits()
+        self._budget_key = self.auth.budget_key
+        self._budget_settings = BudgetSettings(
+            identity=budget_identity(self.api, self.auth),
+            api_url=config.api.url,
+            max_concurrency=config.max_concurrency,
+            requests_per_minute=config.requests_per_minute,
+            max_rate_limit_wait=config.max_rate_limit_wait,
+            clock=config.clock,
+            monotonic=config.monotonic,
+            sleep=config.sleep,
         )
+        self.budget: Budget = self._limits.open_budget(self._budget_settings)
         self.rate_limit: RateLimit | None = None
         self.requests_sent = 0
         self._http = http
@@ -325,6 +326,8 @@ class Session:
         while True:
             # asked before the limiter: a renewal sends requests through it too
             credential = await auth.obtain(self, url)
+            if self.auth.budget_key != self._budget_key:  # e.g. the lookup found the id
+                await self._follow_identity()
             try:
                 answer, grant = await self._send_once(
                     method,
@@ -338,6 +341,21 @@ class Session:
                 rechecks -= 1
                 continue
             return credential, answer, grant
+
+    async def _follow_identity(self) -> None:
+        """The auth's identity is now known better (an installation named by repository,
+        once its lookup found the id): a shared store's budget is the identity's, so the
+        client moves to it. In-process limits are the client's own whatever their name."""
+        self._budget_key = self.auth.budget_key
+        identity = budget_identity(self.api, self.auth)
+        if identity == self._budget_settings.identity:
+            return
+        self._budget_settings = attrs.evolve(self._budget_settings, identity=identity)
+        if isinstance(self._limits, LocalLimits):
+            return
+        previous, self.budget = self.budget, self._limits.open_budget(self._budget_settings)
+        logger.debug("budget of %s from now on: %r", self._budget_key, self.budget)
+        await previous.aclose()  # it served the installation's lookup alone, answered by now
 
     def _headers_for(self, credential: Credential | None, data: bytes | None) -> Mapping[str, str]:
         """The request's headers: the shared ones, plus the credential asked for it."""

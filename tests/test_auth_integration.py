@@ -97,7 +97,8 @@ async def test_a_harvest_spanning_many_token_lifetimes(tmp_path: Path, leaks: Le
     assert stats.app_mints <= duration / (2.0 - 0.5) + 2
     assert stats.app_mints >= duration / 3.0 - 1  # it did renew, again and again
     assert stats.app_lookups == 1
-    assert key == f"installation:{fake.api_url}:{OWNER.lower()}/{REPO.lower()}"
+    assert inst.installation_id is not None
+    assert key == f"installation:{fake.api_url}:{inst.installation_id}"  # found from the repo
     assert len(stats.requests_per_token) == stats.app_mints
     leaks.check(fake)
 

@@ -162,3 +162,38 @@ async def test_redis_down_while_sharing_raises_and_mints_nothing() -> None:
             await _get_jobs(fake, inst, job_id, 1)
         assert fake.stats.app_mints == 0
         assert "unix:///nonexistent/redis.sock" in str(caught.value)
+
+
+async def test_one_installation_named_three_ways_shares_one_budget(redis_url: str) -> None:
+    """By id, and by two of its repositories: once the lookups found the id, the three
+    clients on one store share the installation's budget (3 in flight in all, not 3 each)."""
+    async with FakeGitHub(api_latency=0.05) as fake, RedisStore(redis_url) as store:
+        job_id = fake.add_run(OWNER, REPO, jobs=1).latest[0]["id"]
+        installation = fake.add_installation(OWNER)
+        app = AppAuth(fake.client_id, fake.app_private_key_pem)
+        auths = [
+            app.installation(installation),
+            app.installation(owner=OWNER, repo=REPO),
+            app.installation(owner=OWNER, repo="other-repo"),
+        ]
+        clients = [
+            Client(auth=auth, base_url=fake.api_url, limits=store, max_concurrency=3)
+            for auth in auths
+        ]
+        try:
+            for gh in clients:  # the lookups and the mint, one client after another
+                await gh.get_job(OWNER, REPO, job_id)
+            names = {gh._session.budget.name for gh in clients}  # type: ignore[attr-defined]
+            assert len(names) == 1
+            assert {gh.budget_key for gh in clients} == {
+                f"installation:{fake.api_url}:{installation}"
+            }
+            fake.reset_stats()
+            await asyncio.gather(
+                *(gh.get_job(OWNER, REPO, job_id) for gh in clients for _ in range(15))
+            )
+            assert fake.stats.api_requests == 45
+            assert fake.stats.peak_api_in_flight <= 3
+        finally:
+            for gh in clients:
+                await gh.close()
