@@ -808,6 +808,35 @@ def _stopped(args: argparse.Namespace, argv: Sequence[str], why: str) -> None:
     )
 
 
+#: The library's parameter names that the CLI's options feed, by the option's name.
+_OPTION_OF = {
+    "created": "--since/--until",
+    "head_sha": "--sha",
+    "workflow": "--workflow",
+    "branch": "--branch",
+    "event": "--event",
+    "status": "--status",
+    "actor": "--actor",
+}
+
+
+def _as_option_error(exc: InvalidArgumentError) -> BaseException:
+    """An argument error in terms of the option the user gave (``--sha``, not ``head_sha``)."""
+    option = _OPTION_OF.get(exc.name)
+    if option is None:
+        return exc
+    value = exc.value
+    if isinstance(value, tuple):  # a (since, until) pair of dates or datetimes
+        shown = " .. ".join("-" if end is None else _iso(end) for end in value)
+    else:
+        shown = repr(value)
+    return UsageError(f"{option} {shown}: {exc.reason}")
+
+
+def _iso(value: object) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
 def _error(exc: BaseException, debug: bool, hint: str = "") -> None:
     """One line on stderr; the whole traceback first with ``--debug``."""
     if debug:
@@ -834,7 +863,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UnauthorizedError, ForbiddenError) as exc:
         _error(exc, debug, "; check the token and its permissions")
         return EXIT_USAGE
-    except (UsageError, InvalidArgumentError) as exc:
+    except InvalidArgumentError as exc:
+        _error(_as_option_error(exc), debug)
+        return EXIT_USAGE
+    except UsageError as exc:
         _error(exc, debug)
         return EXIT_USAGE
     except GhJobsError as exc:

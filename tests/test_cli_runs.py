@@ -125,6 +125,30 @@ async def test_bad_run_selections_exit_2_with_one_line(
     assert fake.stats.api_requests == 0
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ("--since", "2026-02-01", "--until", "2026-01-01"),
+            "--since/--until 2026-02-01 .. 2026-01-01",
+        ),
+        (("--sha", "zz"), "--sha 'zz'"),
+        (("--status", "nope"), "--status 'nope'"),
+    ],
+)
+async def test_a_bad_filter_is_named_by_its_option(
+    fake: FakeGitHub, args: tuple[str, ...], said: str
+) -> None:
+    """The error names the option given (``--sha``), not the library's parameter
+    (``head_sha``), and its value as typed; exit 2, nothing sent."""
+    code, stdout, stderr = await gh_jobs(fake, "runs", SLUG, *args)
+    assert code == 2, (stdout, stderr)
+    assert stderr.startswith(f"gh-jobs: error: {said}: "), stderr
+    assert "head_sha" not in stderr
+    assert "datetime" not in stderr
+    assert fake.stats.api_requests == 0
+
+
 async def test_logs_without_run_id_or_filter_is_refused(fake: FakeGitHub, tmp_path: Path) -> None:
     """No RUN_ID and no filter would harvest every run of the repository: exit 2 with one
     line asking for a RUN_ID or a filter (naming --all-runs), nothing sent, no DIR made."""
