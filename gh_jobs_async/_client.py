@@ -365,7 +365,8 @@ class Client:
 
         ``workflow`` (an id or a file name like ``"ci.yml"``) lists
         ``GET .../actions/workflows/{workflow}/runs``, else ``GET .../actions/runs``.
-        ``status`` is a status or a conclusion (``"failure"``, ``"startup_failure"``...).
+        ``status`` is a status or a conclusion (``"failure"``, ``"startup_failure"``...);
+        ``head_sha`` the full commit SHA (GitHub documents no prefix match).
         ``created`` is an aware ``datetime`` or a ``date`` (that moment or UTC day
         onwards), a ``(since, until)`` pair (either may be ``None``; both inclusive, to
         the second), a GitHub qualifier such as ``">=2026-01-01"`` or
