@@ -134,13 +134,15 @@ def refused_url(url: str, exc: Exception) -> InvalidArgumentError:
     return InvalidArgumentError("url", safe_address(url), f"redis-py refused it: {reason}")
 
 
-def address_of(kwargs: dict[str, object]) -> str:
-    """The address of a redis-py connection from its ``connection_kwargs``."""
+def address_of(kwargs: dict[str, object], *, tls: bool = False) -> str:
+    """The address of a redis-py connection from its ``connection_kwargs`` (``rediss://``
+    when its connections use TLS), never its credentials."""
     path = kwargs.get("path")
     if isinstance(path, str) and path:
         return f"unix://{path}"
     host = kwargs.get("host", "localhost")
-    return f"redis://{host}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
+    scheme = "rediss" if tls else "redis"
+    return f"{scheme}://{host}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
 
 
 @attrs.frozen

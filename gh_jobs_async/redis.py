@@ -122,7 +122,9 @@ class RedisStore(LimitStore):
         elif isinstance(url_or_client, aioredis.Redis):
             self._redis = url_or_client
             self._owns = False
-            self.address = _store.address_of(dict(url_or_client.connection_pool.connection_kwargs))
+            pool = url_or_client.connection_pool
+            tls = issubclass(pool.connection_class, aioredis.SSLConnection)
+            self.address = _store.address_of(dict(pool.connection_kwargs), tls=tls)
         else:
             raise InvalidArgumentError(
                 "url_or_client",

@@ -544,3 +544,14 @@ async def test_restarted_server_serves_again(tmp_path: Path) -> None:
             await budget.aclose()
     finally:
         server.close()
+
+
+async def test_a_callers_tls_client_is_named_rediss_without_its_password() -> None:
+    """A caller's client over TLS shows as ``rediss://host:port/db`` (no connection made)."""
+    client = aioredis.Redis(host="db.example", port=6380, ssl=True, password="hunter2")
+    try:
+        store = RedisStore(client)
+        assert store.address == "rediss://db.example:6380/0"
+        assert "hunter2" not in repr(store)
+    finally:
+        await client.aclose()

@@ -118,6 +118,7 @@ def test_address_of_a_callers_client() -> None:
     """The address of a redis-py connection: its socket path, or host, port and db."""
     assert address_of({"path": "/run/r.sock"}) == "unix:///run/r.sock"
     assert address_of({"host": "r", "port": 7000, "db": 3, "password": "x"}) == "redis://r:7000/3"
+    assert address_of({"host": "r", "port": 6380}, tls=True) == "rediss://r:6380/0"
 
 
 def test_seconds_options_are_checked() -> None:
