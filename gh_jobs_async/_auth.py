@@ -20,6 +20,7 @@ import abc
 import asyncio
 import logging
 import re
+import socket
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -175,9 +176,16 @@ class Auth(abc.ABC):
 class _NoAuth(Auth):
     """No ``Authorization`` header (public repositories only)."""
 
+    def __init__(self) -> None:
+        # GitHub counts unauthenticated requests per IP address: the processes of one
+        # machine share a budget on a shared store, machines do not share theirs (the host
+        # name stands for the address, which is not known here)
+        self._key = f"anonymous:{socket.gethostname()}"
+
     @property
     def budget_key(self) -> str:
-        return "anonymous:"
+        """``anonymous:<host name>``."""
+        return self._key
 
     async def obtain(self, transport: Transport, url: str) -> Credential | None:
         return None

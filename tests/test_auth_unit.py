@@ -518,6 +518,15 @@ def test_budget_keys_and_credential_ids_are_stable_and_not_secret() -> None:
     assert token not in repr(client) + repr(client.auth) + repr(client._session)
 
 
+def test_anonymous_clients_are_budgeted_per_machine() -> None:
+    """GitHub counts unauthenticated requests per IP: the anonymous budget is this host's,
+    not one for every anonymous client of every machine on a shared store."""
+    import socket
+
+    assert Client().budget_key == f"anonymous:{socket.gethostname()}"
+    assert Client().budget_key == Client().budget_key
+
+
 async def test_reprs_never_show_secrets(pkcs1: str) -> None:
     """The key, the JWT and the token stay out of every repr."""
     clock = Clock()
