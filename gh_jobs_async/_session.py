@@ -328,6 +328,8 @@ class Session:
             credential = await auth.obtain(self, url)
             if self.auth.budget_key != self._budget_key:  # e.g. the lookup found the id
                 await self._follow_identity()
+            # a credential handed out due (its renewal failing, see _auth) is not rechecked
+            fresh = credential is not None and not credential.schedule.due(self.config.clock())
             try:
                 answer, grant = await self._send_once(
                     method,
@@ -335,7 +337,7 @@ class Session:
                     headers=self._headers_for(credential, data),
                     data=data,
                     own_budget=auth is self.auth,
-                    credential=credential if rechecks > 0 else None,
+                    credential=credential if fresh and rechecks > 0 else None,
                 )
             except _CredentialDue:
                 rechecks -= 1
