@@ -205,6 +205,26 @@ async def test_the_runs_decode_to_what_the_fake_serves(many: tuple[FakeGitHub, C
     assert got == want
 
 
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize("query", [{"event": "pull_request"}, {}], ids=["event", "unfiltered"])
+async def test_exclude_pull_requests_equals_the_fakes_own_answer(
+    many: tuple[FakeGitHub, Client], query: dict[str, str]
+) -> None:
+    """exclude_pull_requests=True: the runs the fake serves with the flag (the same runs,
+    their pull_requests empty); without it the pull requests come through."""
+    fake, client = many
+    served = fake.runs_matching(OWNER, REPO, **query)
+    assert any(run["pull_requests"] for run in served)
+    plain = await client.list_runs(OWNER, REPO, **query).collect()
+    assert plain == [decode_run(run) for run in served]
+    stream = client.list_runs(OWNER, REPO, exclude_pull_requests=True, **query)
+    got = await stream.collect()
+    want = fake.runs_matching(OWNER, REPO, exclude_pull_requests="true", **query)
+    assert got == [decode_run(run) for run in want]
+    assert ids(got) == ids(plain)
+    assert all(run.pull_requests == () for run in got)
+
+
 class _Refuses:
     """A converter stand-in that fails the test if it is asked to structure anything."""
 

@@ -33,7 +33,12 @@ from gh_jobs_async.testing._jobgen import JobBlueprint
 from gh_jobs_async.testing._limits import Limiter
 from gh_jobs_async.testing._live import LiveSpec, ScheduledJob
 from gh_jobs_async.testing._logs import line_steps, log_bytes
-from gh_jobs_async.testing._runlist import RunQuery, select_runs, workflow_matches
+from gh_jobs_async.testing._runlist import (
+    RunQuery,
+    excludes_pull_requests,
+    select_runs,
+    workflow_matches,
+)
 from gh_jobs_async.testing._runplan import (
     RUN_ACTORS,
     RUN_BRANCHES,
@@ -336,13 +341,17 @@ class FakeGitHub:
         **query: str,
     ) -> list[JSONDict]:
         """Every run a listing with these query parameters matches, newest first, ignoring
-        the caps (the oracle for listing tests). ValueError for a bad ``created``."""
+        the caps (the oracle for listing tests), as the listing serves it:
+        ``exclude_pull_requests="true"`` empties each run's ``pull_requests``. ValueError
+        for a bad ``created``."""
         runs = self._ctx.store.repo_runs(owner, repo)
         if workflow is not None:
             runs = [run for run in runs if workflow_matches(run, str(workflow))]
         chosen = select_runs(runs, RunQuery.parse(query))
         return list(
-            json.loads(self._ctx.store.runs_body(0, chosen, strip_prs=False))["workflow_runs"]
+            json.loads(
+                self._ctx.store.runs_body(0, chosen, strip_prs=excludes_pull_requests(query))
+            )["workflow_runs"]
         )
 
     def rerun(self, run_id: int) -> int:

@@ -56,6 +56,10 @@ async def test_every_run_body_fits_the_schema(fake: FakeGitHub) -> None:
         fake.add_run(OWNER, REPO, jobs=2, conclusions=["failure", "cancelled"], event="schedule"),
         fake.add_run(OWNER, REPO, jobs=0, workflow_name=None, head_branch=None),
     ]
+    pulls = [fake.add_run(OWNER, REPO, jobs=1, event="pull_request") for _ in range(4)]
+    pulls.append(fake.add_run(OWNER, REPO, jobs=1, event="pull_request", head_branch=None))
+    assert any(fake.run_dict(run.run_id)["pull_requests"] for run in pulls)
+    runs += pulls
     failures: list[str] = []
     headers = {"Authorization": f"Bearer {fake.token}"}
     async with aiohttp.ClientSession(headers=headers) as http:
