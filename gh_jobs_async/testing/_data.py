@@ -99,6 +99,7 @@ class RunOptions:
     actor: str = "octocat"
     created_at: datetime | None = None  # None: derived from the seed and the run id
     fork_deleted: bool = False  # head_repository null, as for a run from a deleted fork
+    conclusion: str | None = None  # the run's once completed, whatever its jobs say
 
 
 @dataclass
@@ -224,6 +225,7 @@ class JobStore(LiveRuns):
             seed=self.seed,
             created_at=options.created_at,
             fork_deleted=options.fork_deleted,
+            conclusion=options.conclusion,
         )
 
     def _store(self, job: JSONDict, log: LogSpec, run: _Run, run_id: int, attempt: int) -> None:

@@ -10,6 +10,9 @@ run whose jobs change (`FakeGitHub.update_job`, live runs) is reported as GitHub
 * ``in_progress`` while some job runs or some have completed and others have not;
 * otherwise the status every job shares (``queued``, ``waiting``, ...), or ``queued``.
 
+A run made with a conclusion of its own (`RunMeta.conclusion`: ``startup_failure``,
+``timed_out``, ``skipped``, ``action_required``...) shows that one once completed instead.
+
 Every property of the schema is present, nested objects (``actor``, ``repository``,
 ``head_commit``...) with every property their schemas require. A ``pull_request`` run
 lists its pull request (``pull-request-minimal``) three times in four, chosen by the seed
@@ -90,6 +93,7 @@ class RunMeta:
     seed: int
     created_at: datetime | None = None  # attempt 1's creation; None: derived from the seed
     fork_deleted: bool = False  # head_repository null (github/rest-api-description#1586)
+    conclusion: str | None = None  # once completed, whatever its jobs say
 
 
 def run_basics(seed: int, run_id: int) -> tuple[str, datetime]:
@@ -213,6 +217,8 @@ def build_run(meta: RunMeta, jobs: list[JSONDict], attempt: int) -> JSONDict:
         first_created = meta.created_at
     created = first_created + timedelta(hours=3 * (attempt - 1))
     status, conclusion = run_status(jobs)
+    if status == "completed" and meta.conclusion is not None:
+        conclusion = meta.conclusion
     updated = max(
         [created]
         + [
