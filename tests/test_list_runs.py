@@ -137,6 +137,60 @@ async def test_head_sha_and_workflow_by_name_or_id(many: tuple[FakeGitHub, Clien
     assert failed == oracle(fake, workflow="ci.yml", status="failure")
 
 
+@pytest_asyncio.fixture(name="varied", scope="module", loop_scope="module")
+async def _varied() -> AsyncIterator[FakeGitHub]:
+    """800 runs over 30 days ending every way the fake knows, a share of each."""
+    async with FakeGitHub(FakeConfig(rate_limit=None)) as fake:
+        fake.add_runs(
+            OWNER,
+            REPO,
+            count=800,
+            days=30,
+            end=END,
+            jobs=1,
+            failed=60,
+            cancelled=20,
+            in_progress=20,
+            timed_out=25,
+            skipped=30,
+            startup_failure=20,
+            action_required=15,
+            queued=25,
+            waiting=15,
+        )
+        yield fake
+
+
+STATUSES = (
+    "startup_failure",  # a conclusion the spec's enum for the filter lacks
+    "timed_out",
+    "skipped",
+    "action_required",
+    "queued",
+    "waiting",
+    "completed",
+    "failure",
+    "in_progress",
+)
+
+
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize("status", STATUSES)
+async def test_every_status_equals_the_fakes_own_answer(varied: FakeGitHub, status: str) -> None:
+    """status=X, sent as given (startup_failure too), yields exactly the runs the fake says
+    match, in its order, and no run of another outcome."""
+    fake = varied
+    want = fake.runs_matching(OWNER, REPO, status=status)
+    assert want
+    assert all(status in (run["status"], run["conclusion"]) for run in want)
+    fake.reset_stats()
+    async with Client(fake.token, base_url=fake.api_url) as client:
+        got = await client.list_runs(OWNER, REPO, status=status).collect()
+    assert got == [decode_run(run) for run in want]
+    sent = [record.path_qs for record in fake.stats.requests_log]
+    assert any(f"status={status}&" in path for path in sent)
+
+
 CREATED: dict[str, tuple[object, dict[str, str]]] = {
     "aware-datetime": (END - timedelta(days=20), {"created": ">=2026-03-11T23:00:00Z"}),
     "date": (date(2026, 3, 1), {"created": ">=2026-03-01"}),
@@ -203,6 +257,26 @@ async def test_the_runs_decode_to_what_the_fake_serves(many: tuple[FakeGitHub, C
     got = await client.list_runs(OWNER, REPO, event="workflow_dispatch").collect()
     want = [decode_run(run) for run in fake.runs_matching(OWNER, REPO, event="workflow_dispatch")]
     assert got == want
+
+
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize("query", [{"event": "pull_request"}, {}], ids=["event", "unfiltered"])
+async def test_exclude_pull_requests_equals_the_fakes_own_answer(
+    many: tuple[FakeGitHub, Client], query: dict[str, str]
+) -> None:
+    """exclude_pull_requests=True: the runs the fake serves with the flag (the same runs,
+    their pull_requests empty); without it the pull requests come through."""
+    fake, client = many
+    served = fake.runs_matching(OWNER, REPO, **query)
+    assert any(run["pull_requests"] for run in served)
+    plain = await client.list_runs(OWNER, REPO, **query).collect()
+    assert plain == [decode_run(run) for run in served]
+    stream = client.list_runs(OWNER, REPO, exclude_pull_requests=True, **query)
+    got = await stream.collect()
+    want = fake.runs_matching(OWNER, REPO, exclude_pull_requests="true", **query)
+    assert got == [decode_run(run) for run in want]
+    assert ids(got) == ids(plain)
+    assert all(run.pull_requests == () for run in got)
 
 
 class _Refuses:

@@ -55,6 +55,7 @@ from gh_jobs_async.testing._http import (
 from gh_jobs_async.testing._runlist import (
     PAGINATION_LIMITED,
     RunQuery,
+    excludes_pull_requests,
     is_filtered,
     page_of,
     select_runs,
@@ -400,7 +401,9 @@ class ApiHandler:
             return _json(404, _NOT_FOUND_RUN, headers)
         attempt = route.attempt if route.kind == "run_attempt" else None
         try:
-            body = store.run_body(route.number, attempt)
+            body = store.run_body(
+                route.number, attempt, strip_prs=excludes_pull_requests(request.query)
+            )
         except KeyError:
             return _json(404, _NOT_FOUND_RUN, headers)
         modified = store.run_modified(route.number, attempt)
@@ -433,8 +436,7 @@ class ApiHandler:
             return _json(422, _PAGINATION_LIMITED, headers)
         chunk, total = answer
         reachable = min(total, cfg.runs_search_cap) if is_filtered(query) else total
-        strip = query.get("exclude_pull_requests", "").lower() == "true"
-        body = ctx.store.runs_body(total, chunk, strip_prs=strip)
+        body = ctx.store.runs_body(total, chunk, strip_prs=excludes_pull_requests(query))
         base = (cfg.link_origin or ctx.api_origin) + request.rel_url.raw_path
         link = link_header(base, query.items(), page, page_count(reachable, per_page))
         if link is not None:

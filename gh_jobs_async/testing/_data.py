@@ -99,6 +99,7 @@ class RunOptions:
     actor: str = "octocat"
     created_at: datetime | None = None  # None: derived from the seed and the run id
     fork_deleted: bool = False  # head_repository null, as for a run from a deleted fork
+    conclusion: str | None = None  # the run's once completed, whatever its jobs say
 
 
 @dataclass
@@ -224,6 +225,7 @@ class JobStore(LiveRuns):
             seed=self.seed,
             created_at=options.created_at,
             fork_deleted=options.fork_deleted,
+            conclusion=options.conclusion,
         )
 
     def _store(self, job: JSONDict, log: LogSpec, run: _Run, run_id: int, attempt: int) -> None:
@@ -309,9 +311,13 @@ class JobStore(LiveRuns):
             rec.body = _dumps(rec.job)
         return rec.body
 
-    def run_body(self, run_id: int, attempt: int | None = None) -> bytes:
-        """The JSON body of `run_dict` (cheap enough to build per request)."""
-        return _dumps(self.run_dict(run_id, attempt))
+    def run_body(
+        self, run_id: int, attempt: int | None = None, *, strip_prs: bool = False
+    ) -> bytes:
+        """The JSON body of `run_dict` (cheap enough to build per request); ``strip_prs``
+        empties its ``pull_requests`` (``exclude_pull_requests=true``)."""
+        run = self.run_dict(run_id, attempt)
+        return _dumps({**run, "pull_requests": []} if strip_prs else run)
 
     def page_body(self, run_id: int, selector: str, per_page: int, page: int) -> tuple[bytes, int]:
         """(JSON body, total_count) of one listing page, cached until a job changes."""

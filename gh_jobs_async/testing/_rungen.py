@@ -10,8 +10,13 @@ run whose jobs change (`FakeGitHub.update_job`, live runs) is reported as GitHub
 * ``in_progress`` while some job runs or some have completed and others have not;
 * otherwise the status every job shares (``queued``, ``waiting``, ...), or ``queued``.
 
+A run made with a conclusion of its own (`RunMeta.conclusion`: ``startup_failure``,
+``timed_out``, ``skipped``, ``action_required``...) shows that one once completed instead.
+
 Every property of the schema is present, nested objects (``actor``, ``repository``,
-``head_commit``...) with every property their schemas require.
+``head_commit``...) with every property their schemas require. A ``pull_request`` run
+lists its pull request (``pull-request-minimal``) three times in four, chosen by the seed
+and the run id; the others, and runs of other events, list none.
 """
 
 from __future__ import annotations
@@ -88,6 +93,7 @@ class RunMeta:
     seed: int
     created_at: datetime | None = None  # attempt 1's creation; None: derived from the seed
     fork_deleted: bool = False  # head_repository null (github/rest-api-description#1586)
+    conclusion: str | None = None  # once completed, whatever its jobs say
 
 
 def run_basics(seed: int, run_id: int) -> tuple[str, datetime]:
@@ -180,6 +186,30 @@ def _commit(meta: RunMeta, head_sha: str, created: datetime) -> JSONDict:
     }
 
 
+def _pull_requests(meta: RunMeta, head_sha: str, repo_id: int) -> list[JSONDict]:
+    """The run's ``pull_requests``: its pull request for three ``pull_request`` runs in four."""
+    rng = random.Random(f"gh-jobs-fake:{meta.seed}:pull:{meta.run_id}")
+    if meta.event != "pull_request" or rng.randrange(4) == 0:
+        return []
+    number = rng.randrange(1, 10_000)
+    api = f"{meta.api_url}/repos/{meta.owner}/{meta.repo}"
+    repo = {"id": repo_id, "url": api, "name": meta.repo}
+    head_ref = meta.head_branch or f"patch-{number}"
+    return [
+        {
+            "id": rng.randrange(10**9, 10**10),
+            "number": number,
+            "url": f"{api}/pulls/{number}",
+            "head": {"ref": head_ref, "sha": head_sha, "repo": dict(repo)},
+            "base": {
+                "ref": "dev" if head_ref == "main" else "main",
+                "sha": f"{rng.getrandbits(160):040x}",
+                "repo": dict(repo),
+            },
+        }
+    ]
+
+
 def build_run(meta: RunMeta, jobs: list[JSONDict], attempt: int) -> JSONDict:
     """The run dict of attempt ``attempt``, whose jobs are ``jobs``."""
     head_sha, first_created = run_basics(meta.seed, meta.run_id)
@@ -187,6 +217,8 @@ def build_run(meta: RunMeta, jobs: list[JSONDict], attempt: int) -> JSONDict:
         first_created = meta.created_at
     created = first_created + timedelta(hours=3 * (attempt - 1))
     status, conclusion = run_status(jobs)
+    if status == "completed" and meta.conclusion is not None:
+        conclusion = meta.conclusion
     updated = max(
         [created]
         + [
@@ -219,7 +251,7 @@ def build_run(meta: RunMeta, jobs: list[JSONDict], attempt: int) -> JSONDict:
         "workflow_id": meta.workflow_id,
         "url": run_api,
         "html_url": f"{meta.html_origin}/{meta.owner}/{meta.repo}/actions/runs/{meta.run_id}",
-        "pull_requests": [],
+        "pull_requests": _pull_requests(meta, head_sha, repository["id"]),
         "created_at": _ts(first_created),
         "updated_at": _ts(updated),
         "actor": _user(meta, meta.actor),

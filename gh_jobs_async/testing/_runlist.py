@@ -5,8 +5,10 @@ client so that the fake stays an oracle:
 
 * filters ``actor`` (the actor's login), ``branch`` (``head_branch``), ``event``,
   ``status`` (the run's status *or* its conclusion), ``created`` (search date syntax),
-  ``check_suite_id``, ``head_sha``; ``exclude_pull_requests=true`` empties
-  ``pull_requests``; runs newest first (``created_at``, then id, descending);
+  ``check_suite_id``, ``head_sha``; ``exclude_pull_requests=true`` empties each run's
+  ``pull_requests`` and keeps the runs (the parameter's description: "pull requests are
+  omitted from the response (empty array)"); runs newest first (``created_at``, then
+  id, descending);
 * with any filter at most ``search_cap`` (1,000) runs are reachable: later pages come back
   empty with 200 while ``total_count`` still counts every match;
 * without filters listing stops at ``unfiltered_limit`` runs (about 40,000 on GitHub):
@@ -27,6 +29,7 @@ __all__ = [
     "PAGINATION_LIMITED",
     "RunQuery",
     "created_bounds",
+    "excludes_pull_requests",
     "is_filtered",
     "page_of",
     "select_runs",
@@ -88,6 +91,11 @@ def created_bounds(text: str) -> tuple[int | None, int | None]:
 def is_filtered(query: Mapping[str, str]) -> bool:
     """Whether the listing is a search (any filter given, even an empty one)."""
     return any(name in query for name in FILTERS)
+
+
+def excludes_pull_requests(query: Mapping[str, str]) -> bool:
+    """Whether ``exclude_pull_requests=true`` asks for empty ``pull_requests`` arrays."""
+    return query.get("exclude_pull_requests", "").lower() == "true"
 
 
 @functools.lru_cache(maxsize=1 << 16)

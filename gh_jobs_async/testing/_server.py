@@ -33,8 +33,14 @@ from gh_jobs_async.testing._jobgen import JobBlueprint
 from gh_jobs_async.testing._limits import Limiter
 from gh_jobs_async.testing._live import LiveSpec, ScheduledJob
 from gh_jobs_async.testing._logs import line_steps, log_bytes
-from gh_jobs_async.testing._runlist import RunQuery, select_runs, workflow_matches
+from gh_jobs_async.testing._runlist import (
+    RunQuery,
+    excludes_pull_requests,
+    select_runs,
+    workflow_matches,
+)
 from gh_jobs_async.testing._runplan import (
+    OUTCOMES,
     RUN_ACTORS,
     RUN_BRANCHES,
     RUN_EVENTS,
@@ -49,6 +55,17 @@ logger = logging.getLogger(__name__)
 #: Seconds `FakeGitHub.close` lets running handlers finish before cancelling them.
 SHUTDOWN_TIMEOUT = 0.5
 JSONDict = dict[str, Any]
+
+
+def _check_outcomes(count: int, jobs: int, outcomes: dict[str, int]) -> None:
+    """`FakeGitHub.add_runs`' counts: ValueError unless they fit ``count`` and ``jobs``."""
+    if count < 0 or min(outcomes.values()) < 0:
+        raise ValueError("count and the outcome counts must not be negative")
+    if sum(outcomes.values()) > count:
+        raise ValueError("the outcome counts must not add up to more than count")
+    need_jobs = [name for name, n in outcomes.items() if n and not OUTCOMES[name].jobless]
+    if jobs < 1 and need_jobs:
+        raise ValueError(f"a run without jobs always succeeds: give jobs >= 1 for {need_jobs}")
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -212,6 +229,7 @@ class FakeGitHub:
         composite: bool | Sequence[bool] = False,
         runner_clock_skew: float = 0.0,
         fork_deleted: bool = False,
+        conclusion: str | None = None,
     ) -> FakeRun:
         """Create a run with ``attempts`` attempts of ``jobs`` jobs each.
 
@@ -227,6 +245,8 @@ class FakeGitHub:
         GitHub's; ``log_steps`` is unchanged (not with ``live=True``).
         ``fork_deleted=True`` serves the run with ``head_repository: null``, as GitHub does
         for a run from a fork since deleted (its schema says the field is never null).
+        ``conclusion`` is the run's once it is completed, whatever its jobs say (e.g.
+        ``"startup_failure"`` with ``jobs=0``, as GitHub's startup failures have no jobs).
 
         ``live=True`` makes a run that happens now (see `_live`): each job goes from queued
         to in_progress to completed on a seeded schedule over ``duration`` seconds, steps
@@ -253,7 +273,11 @@ class FakeGitHub:
         )
         store = self._require_started().store
         options = RunOptions(
-            event=event, workflow_path=workflow_path, actor=actor, fork_deleted=fork_deleted
+            event=event,
+            workflow_path=workflow_path,
+            actor=actor,
+            fork_deleted=fork_deleted,
+            conclusion=conclusion,
         )
         spec = LiveSpec(duration, resolution, log_lag) if live else None
         return store.add_run(
@@ -271,6 +295,12 @@ class FakeGitHub:
         failed: int = 0,
         cancelled: int = 0,
         in_progress: int = 0,
+        timed_out: int = 0,
+        skipped: int = 0,
+        startup_failure: int = 0,
+        action_required: int = 0,
+        queued: int = 0,
+        waiting: int = 0,
         jobs: int = 2,
         log_size: int = 512,
         workflows: Sequence[str] = RUN_WORKFLOWS,
@@ -282,24 +312,34 @@ class FakeGitHub:
         now), on whole seconds (several may share one); returns their ids, oldest first.
 
         Exactly ``failed`` of them fail (one job fails), ``cancelled`` are cancelled (one
-        job cancelled) and ``in_progress`` are still running (one job in progress); the rest
-        succeed. Workflow (file names under ``.github/workflows/``), branch, event and actor
-        are drawn from the sequences. Ids grow with creation time, as GitHub's do. The
-        choices come from the fake's seed: the same calls give the same runs.
+        job cancelled) and ``in_progress`` are still running (one job in progress);
+        ``timed_out`` (one job timed out) and ``skipped`` (every job skipped) are completed
+        with that conclusion; ``startup_failure`` and ``action_required`` are completed with
+        that conclusion and no jobs; ``queued`` and ``waiting`` have every job, and so the
+        run, in that status (conclusion null). The rest succeed. Workflow (file names under
+        ``.github/workflows/``), branch, event and actor are drawn from the sequences. Ids
+        grow with creation time, as GitHub's do. The choices come from the fake's seed: the
+        same calls give the same runs (the outcomes left at 0 change nothing).
         """
-        if count < 0 or min(failed, cancelled, in_progress) < 0:
-            raise ValueError("count, failed, cancelled and in_progress must not be negative")
-        if failed + cancelled + in_progress > count:
-            raise ValueError("failed + cancelled + in_progress must not exceed count")
-        if jobs < 1 and failed + cancelled + in_progress:
-            raise ValueError("a run without jobs always succeeds: give jobs >= 1")
+        outcomes = {
+            "failure": failed,
+            "cancelled": cancelled,
+            "in_progress": in_progress,
+            "timed_out": timed_out,
+            "skipped": skipped,
+            "startup_failure": startup_failure,
+            "action_required": action_required,
+            "queued": queued,
+            "waiting": waiting,
+        }
+        _check_outcomes(count, jobs, outcomes)
         store = self._require_started().store
         plan = plan_runs(
             random.Random(f"gh-jobs-fake:{self.config.seed}:runs:{owner}/{repo}:{count}"),
             count=count,
             end=end or datetime.now(UTC),
             days=days,
-            outcomes={"failure": failed, "cancelled": cancelled, "in_progress": in_progress},
+            outcomes={name: n for name, n in outcomes.items() if n},
             workflows=workflows,
             branches=branches,
             events=events,
@@ -308,7 +348,7 @@ class FakeGitHub:
         ids = []
         for planned in plan:
             blueprint = JobBlueprint(
-                jobs=jobs,
+                jobs=0 if planned.jobless else jobs,
                 log_size=log_size,
                 conclusions=planned.conclusions,
                 names=None,
@@ -321,6 +361,7 @@ class FakeGitHub:
                 workflow_path=planned.workflow_path,
                 actor=planned.actor,
                 created_at=planned.created_at,
+                conclusion=planned.run_conclusion,
             )
             ids.append(
                 store.create_run(owner, repo, blueprint, attempts=1, run_id=None, options=options)
@@ -336,13 +377,17 @@ class FakeGitHub:
         **query: str,
     ) -> list[JSONDict]:
         """Every run a listing with these query parameters matches, newest first, ignoring
-        the caps (the oracle for listing tests). ValueError for a bad ``created``."""
+        the caps (the oracle for listing tests), as the listing serves it:
+        ``exclude_pull_requests="true"`` empties each run's ``pull_requests``. ValueError
+        for a bad ``created``."""
         runs = self._ctx.store.repo_runs(owner, repo)
         if workflow is not None:
             runs = [run for run in runs if workflow_matches(run, str(workflow))]
         chosen = select_runs(runs, RunQuery.parse(query))
         return list(
-            json.loads(self._ctx.store.runs_body(0, chosen, strip_prs=False))["workflow_runs"]
+            json.loads(
+                self._ctx.store.runs_body(0, chosen, strip_prs=excludes_pull_requests(query))
+            )["workflow_runs"]
         )
 
     def rerun(self, run_id: int) -> int:

@@ -48,7 +48,8 @@ async def fixture_fake() -> AsyncIterator[FakeGitHub]:
 
 
 async def test_every_run_body_fits_the_schema(fake: FakeGitHub) -> None:
-    """Bodies of runs in every state, each attempt, over HTTP, validate with every property."""
+    """Bodies of runs in every state and outcome (pull requests, startup failures without
+    jobs, waiting...), each attempt, over HTTP, validate with every property."""
     validator = _exact_validator()
     runs = [
         fake.add_run(OWNER, REPO, jobs=3, attempts=2),
@@ -56,6 +57,17 @@ async def test_every_run_body_fits_the_schema(fake: FakeGitHub) -> None:
         fake.add_run(OWNER, REPO, jobs=2, conclusions=["failure", "cancelled"], event="schedule"),
         fake.add_run(OWNER, REPO, jobs=0, workflow_name=None, head_branch=None),
     ]
+    pulls = [fake.add_run(OWNER, REPO, jobs=1, event="pull_request") for _ in range(4)]
+    pulls.append(fake.add_run(OWNER, REPO, jobs=1, event="pull_request", head_branch=None))
+    assert any(fake.run_dict(run.run_id)["pull_requests"] for run in pulls)
+    runs += pulls
+    outcomes = {"timed_out": 1, "skipped": 1, "startup_failure": 1, "action_required": 1}
+    planned = fake.add_runs(OWNER, REPO, count=7, days=1, queued=1, waiting=1, **outcomes)
+    shown = {
+        fake.run_dict(run_id)["conclusion"] or fake.run_dict(run_id)["status"] for run_id in planned
+    }
+    assert shown == {"success", "queued", "waiting", *outcomes}
+    runs += [fake.run(run_id) for run_id in planned]
     failures: list[str] = []
     headers = {"Authorization": f"Bearer {fake.token}"}
     async with aiohttp.ClientSession(headers=headers) as http:
