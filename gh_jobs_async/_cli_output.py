@@ -199,6 +199,7 @@ class HarvestDisplay:
         self.output = Output()
         self.counts: Counter[LogStatus] = Counter()
         self.failures: list[LogResult] = []
+        self.never_ran: list[int] = []  # not_available jobs that never ran: not failures
         self.queued = 0
         self.bytes = 0
         self.retries = 0
@@ -270,7 +271,9 @@ class HarvestDisplay:
     def result(self, result: LogResult) -> None:
         """Count one finished job; on a terminal, say so at once when it did not end well."""
         self.counts[result.status] += 1
-        if not result.ok:
+        if result.never_ran:  # skipped, or cancelled before it ran: no log by nature
+            self.never_ran.append(result.job_id)
+        elif not result.ok:
             self.failures.append(result)
             if self._progress is not None:  # above the live bar; plain output has the summary
                 self._progress.console.print(
@@ -353,6 +356,14 @@ class HarvestDisplay:
             self.output.line(f"{human_bytes(self.bytes)} downloaded in {elapsed:.1f} s ({speed}/s)")
         else:
             self.output.line(f"nothing downloaded ({elapsed:.1f} s)")
+        if self.never_ran:
+            ids = sorted(self.never_ran)
+            shown = " ".join(map(str, ids[:_NAMED_MAX]))
+            more = f" and {len(ids) - _NAMED_MAX} more" if len(ids) > _NAMED_MAX else ""
+            self.output.line(
+                f"{len(ids)} jobs never ran (skipped, or cancelled before a runner took "
+                f"them), so have no log and none was asked for: {shown}{more}"
+            )
         if self.failures:
             failed = sorted(self.failures, key=lambda r: r.job_id)
             self.output.table(
@@ -360,6 +371,10 @@ class HarvestDisplay:
                 [[str(r.job_id), str(r.status), _reason(r)] for r in failed],
                 title=f"{len(failed)} jobs without a log",
             )
+
+
+#: Jobs that never ran named in the summary, at most (a bulk harvest can have thousands).
+_NAMED_MAX = 20
 
 
 class _TwoLineProgress(Progress):

@@ -668,9 +668,10 @@ class Client:
         taking the Job (or id); every name is sanitised and cannot leave
         ``dest_dir``. ``progress`` receives a :class:`LogEvent` per step.
 
-        ``jobs`` may also be a :meth:`watch_run` iterator: each job is then taken
-        when it is seen completed; one that never ran (skipped, or cancelled
-        before a runner took it) is ``not_available`` at once, and a 404 is
+        A :class:`Job` that never ran (skipped, or cancelled before a runner took
+        it) has no log: it is ``not_available`` at once, without a request, its
+        result marked ``never_ran``. ``jobs`` may also be a :meth:`watch_run`
+        iterator: each job is then taken when it is seen completed, and a 404 is
         retried for ``grace`` seconds after the job completed (logs appear a
         second or two later).
         """

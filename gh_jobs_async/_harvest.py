@@ -202,13 +202,16 @@ class Fetcher:
 
     async def outcome(self, work: _Work) -> LogResult:
         """:meth:`fetch`, with every per-job failure turned into a result."""
-        if work.never_ran:
+        if work.never_ran:  # no request was sent: the 404 is what GitHub would answer
             error = LogsNotAvailableError(
-                "the job never ran, so it has no log",
+                "the job never ran (skipped, or cancelled before a runner took it), "
+                "so it has no log",
                 status=404,
                 url=logs_url(self.session, self.owner, self.repo, work.job_id),
             )
-            result = LogResult(job_id=work.job_id, status=LogStatus.NOT_AVAILABLE, error=error)
+            result = LogResult(
+                job_id=work.job_id, status=LogStatus.NOT_AVAILABLE, error=error, never_ran=True
+            )
             self.emit("finished", work.job_id, result=result)
             return result
         try:
@@ -415,15 +418,16 @@ class LogBatch(AsyncIterator[LogResult]):
                 self._fetcher.emit("finished", job_id, result=result)
                 self._results.put_nowait(result)
                 continue
-            work = _Work(job_id=job_id, relative=relative, target=target)
+            # a Job that never ran (skipped, cancelled before a runner took it) has no log:
+            # reported at once, without a request, whether a watch or a listing brought it
+            work = _Work(
+                job_id=job_id,
+                relative=relative,
+                target=target,
+                never_ran=isinstance(item, Job) and never_ran(item),
+            )
             if live:
-                assert isinstance(item, Job)  # noqa: S101 - an update carries its Job
-                work = attrs.evolve(
-                    work,
-                    live=True,
-                    never_ran=never_ran(item),
-                    seen=self._fetcher.session.config.monotonic(),
-                )
+                work = attrs.evolve(work, live=True, seen=self._fetcher.session.config.monotonic())
             await queue.put(work)
 
 

@@ -75,7 +75,7 @@ $GH_JOBS_APP_KEY_FILE; the installation is found from OWNER/REPO when not given.
 and an App together are a usage error. Workers on one --redis share the rate-limit budget;
 with --share-token they share the installation token too.
 API root: --api-url or $GITHUB_API_URL (GitHub Enterprise Server: https://HOST/api/v3).
-exit status: 0 ok; 1 jobs without a log, or an API error; 2 bad usage or authentication
+exit status: 0 ok; 1 jobs that ran without a log, or an API error; 2 bad usage or auth
 failure; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM)."""
 
 

@@ -819,6 +819,9 @@ class LogResult:
     sha256: str | None = None
     error: Exception | None = None
     attempts: int = 0
+    #: ``not_available`` because the job never ran (skipped, or cancelled before a runner
+    #: took it): it has no log by nature, and none was asked for
+    never_ran: bool = False
 
     @property
     def ok(self) -> bool:

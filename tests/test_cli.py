@@ -155,6 +155,12 @@ def job_ids(
     return [int(job["id"]) for job in fake.jobs_for(OWNER, REPO, run_id, filter)]
 
 
+def logged_ids(fake: FakeGitHub, run_id: int) -> list[int]:
+    """Ids of the run's latest jobs that have a log (not skipped or cancelled before they
+    ran), in listing order: what a harvest downloads."""
+    return [j for j in job_ids(fake, run_id) if fake.log_state(j) == "ok"]
+
+
 def sha256(path: Path) -> str:
     """Hex SHA-256 of a file."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -249,10 +255,14 @@ async def test_logs_harvests_every_log_intact(
     result = await cli.run("logs", SLUG, run.run_id, "--out", out, *cli.api)
     assert result.code == 0, result
     logs = logs_in(out)
-    assert sorted(logs) == sorted(job_ids(fake, run.run_id))
+    assert sorted(logs) == sorted(logged_ids(fake, run.run_id))
     assert_intact(fake, logs)
     assert parts_in(out) == []
-    assert re.search(r"^downloaded\s+8$", result.out, re.M), result.out
+    assert re.search(rf"^downloaded\s+{len(logs)}$", result.out, re.M), result.out
+    never_ran = len(job_ids(fake, run.run_id)) - len(logs)
+    assert never_ran > 0  # a skipped job: not a failure, no request, named
+    assert re.search(rf"^not_available\s+{never_ran}$", result.out, re.M), result.out
+    assert f"{never_ran} jobs never ran" in result.out
     assert "\x1b" not in result.out
 
 
@@ -265,7 +275,7 @@ async def test_logs_harvests_two_runs_at_once(
     result = await cli.run("logs", SLUG, run.run_id, other.run_id, "--out", out, *cli.api)
     assert result.code == 0, result
     logs = logs_in(out)
-    assert sorted(logs) == sorted(job_ids(fake, run.run_id) + job_ids(fake, other.run_id))
+    assert sorted(logs) == sorted(logged_ids(fake, run.run_id) + logged_ids(fake, other.run_id))
     assert_intact(fake, logs)
 
 
@@ -289,8 +299,9 @@ async def test_logs_failed_only_fetches_only_failed_jobs(
 async def test_logs_without_log_exit_1_and_are_named(
     cli: Cli, fake: FakeGitHub, run: FakeRun, tmp_path: Path
 ) -> None:
-    """Jobs whose logs answer 404 or 410 make `logs` exit 1 and are listed with the reason."""
-    ids = job_ids(fake, run.run_id)
+    """Jobs that ran whose logs answer 404 or 410 make `logs` exit 1 and are listed with the
+    reason."""
+    ids = logged_ids(fake, run.run_id)
     missing, gone = ids[2], ids[5]
     fake.set_log_state(missing, "not_available")
     fake.set_log_state(gone, "gone")
@@ -318,7 +329,7 @@ async def test_second_run_downloads_nothing(
     assert second.code == 0, second
     assert fake.stats.log_downloads == downloads
     assert fake.stats.blob_requests == blob_requests
-    assert re.search(r"^skipped\s+8$", second.out, re.M), second.out
+    assert re.search(rf"^skipped\s+{len(logged_ids(fake, run.run_id))}$", second.out, re.M)
     assert_intact(fake, logs_in(out))
 
 
@@ -445,7 +456,7 @@ async def test_sigint_leaves_no_partial_file_and_resumes(
     again = await cli.run(*argv)
     assert again.code == 0, again
     logs = logs_in(out)
-    assert sorted(logs) == job_ids(fake, run.run_id)
+    assert sorted(logs) == logged_ids(fake, run.run_id)
     assert_intact(fake, logs)
     assert all(fake.stats.log_downloads[job_id] == downloads[job_id] for job_id in done)
 

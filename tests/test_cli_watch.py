@@ -85,7 +85,7 @@ async def test_logs_follow_harvests_the_run_as_it_goes(fake: FakeGitHub, tmp_pat
     result = await gh_jobs(
         fake, "logs", SLUG, run.run_id, "--follow", "--out", out, "--interval", "0.1"
     )
-    assert result.code == 1, result  # the skipped job has no log
+    assert result.code == 0, result  # the skipped job never ran: no log, not a failure
     jobs = fake.run(run.run_id).latest
     with_log = [job for job in jobs if job["conclusion"] != "skipped"]
     files = {int(path.stem): path for path in out.glob("*.log")}
@@ -93,7 +93,13 @@ async def test_logs_follow_harvests_the_run_as_it_goes(fake: FakeGitHub, tmp_pat
     for job_id, path in files.items():
         assert hashlib.sha256(path.read_bytes()).hexdigest() == fake.log_sha256(job_id)
     skipped = [job["id"] for job in jobs if job["conclusion"] == "skipped"]
+    assert skipped
+    assert f"{len(skipped)} jobs never ran" in result.out
     assert all(str(job_id) in result.out for job_id in skipped)
+    never_ran = {str(job_id) for job_id in skipped}
+    logs = [r.path_qs for r in fake.stats.requests_log if r.path_qs.endswith("/logs")]
+    asked = {path.split("/")[-2] for path in logs}
+    assert not never_ran & asked
 
 
 async def test_logs_follow_takes_one_run(fake: FakeGitHub, tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ Status and conclusion rules:
 * ``completed`` jobs get ``completed_at``, a runner and 3-8 steps. A ``failure`` fails one
   step and skips the rest; ``timed_out`` cancels it. ``cancelled`` means cancelled before a
   runner picked the job: no runner, no steps and no log (the logs endpoint answers 404).
-  ``skipped`` jobs have no runner and no steps but keep a log, so harvests stay simple.
+  ``skipped`` jobs have no runner, no steps and no log either, as on GitHub.
 * ``in_progress`` jobs have a runner, some finished steps and no conclusion; ``queued``,
   ``waiting``, ``requested`` and ``pending`` ones have neither runner nor steps. None of
   these has a log yet.
@@ -90,8 +90,9 @@ def default_name(index: int) -> str:
 
 
 def log_available(job: JSONDict) -> bool:
-    """Whether GitHub would have a log for this job (completed and not cancelled)."""
-    return bool(job["status"] == "completed" and job["conclusion"] != "cancelled")
+    """Whether GitHub would have a log for this job: completed, and it ran (skipped jobs
+    and jobs cancelled before a runner took them never get one)."""
+    return bool(job["status"] == "completed" and job["conclusion"] not in ("cancelled", "skipped"))
 
 
 def _ts(t: datetime | None) -> str | None:

@@ -469,6 +469,12 @@ class FakeGitHub:
         """ "ok", "not_available" (logs endpoint 404) or "gone" (410)."""
         self._ctx.store.set_log_state(job_id, state)
 
+    def log_state(self, job_id: int) -> LogState:
+        """What the logs endpoint answers for the job now: "ok" (a redirect to the log),
+        "not_available" (404: a job skipped, cancelled before it ran, or made so) or "gone"
+        (410). KeyError for an unknown job. (A live job's log also waits for its time.)"""
+        return self._ctx.store.record(job_id).log_state
+
     def log_url(self, job_id: int, *, ttl: float | None = None, same_origin: bool = False) -> str:
         """A freshly signed log URL, as the logs endpoint would issue it."""
         ctx = self._require_started()

@@ -173,8 +173,10 @@ async def test_every_body_the_fake_serves_matches_the_description(
 
 
 def _logs_status(job: JSONDict) -> int:
-    """The fake's documented rule: a log exists for completed jobs not cancelled (else 404)."""
-    return 302 if job["status"] == "completed" and job["conclusion"] != "cancelled" else 404
+    """The fake's documented rule: a log exists for completed jobs that ran, neither
+    cancelled (before a runner took them) nor skipped (else 404)."""
+    ran = job["conclusion"] not in ("cancelled", "skipped")
+    return 302 if job["status"] == "completed" and ran else 404
 
 
 async def test_fake_job_bodies_have_exactly_the_spec_properties() -> None:
