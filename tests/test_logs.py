@@ -911,3 +911,25 @@ async def test_memory_does_not_grow_with_the_log(tmp_path: Path) -> None:
     assert result.size == size
     assert result.sha256 == fake["sha256"] == file_sha256(tmp_path / "big.log")
     assert peak < 16 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
+
+
+async def test_jobs_that_never_ran_are_not_asked_for(
+    fake: FakeGitHub, client: Client, tmp_path: Path
+) -> None:
+    """A listing's skipped and cancelled-before-they-ran jobs: not_available at once, marked
+    never_ran, no request for their logs; every other log downloaded."""
+    run = fake.add_run(OWNER, REPO, jobs=8, conclusions=("success", "skipped", "cancelled"))
+    jobs = fake.run(run.run_id).latest
+    never = {int(j["id"]) for j in jobs if j["conclusion"] in ("skipped", "cancelled")}
+    assert never
+    async with client.download_logs(
+        OWNER, REPO, client.list_jobs(OWNER, REPO, run.run_id), tmp_path
+    ) as batch:
+        results = {r.job_id: r async for r in batch}
+    assert {j for j, r in results.items() if r.never_ran} == never
+    assert all(results[j].status is LogStatus.NOT_AVAILABLE for j in never)
+    assert all(results[j].status is LogStatus.DOWNLOADED for j in set(results) - never)
+    asked = {
+        r.path_qs.split("/")[-2] for r in fake.stats.requests_log if r.path_qs.endswith("/logs")
+    }
+    assert not {str(j) for j in never} & asked
