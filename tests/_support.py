@@ -112,6 +112,12 @@ class LoopbackServer:
         await self._runner.cleanup()
 
 
+def logs_asked_for(fake: FakeGitHub) -> set[int]:
+    """The jobs whose logs endpoint the fake was asked for (``.../jobs/{id}/logs``)."""
+    paths = [r.path_qs for r in fake.stats.requests_log]
+    return {int(path.split("/")[-2]) for path in paths if path.endswith("/logs")}
+
+
 def file_sha256(path: Path) -> str:
     """Hex SHA-256 of a file's content, read in pieces."""
     digest = hashlib.sha256()

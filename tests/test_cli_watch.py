@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from _support import CliResult, run_gh_jobs
+from _support import CliResult, logs_asked_for, run_gh_jobs
 
 from gh_jobs_async.testing import FakeGitHub
 
@@ -96,10 +96,7 @@ async def test_logs_follow_harvests_the_run_as_it_goes(fake: FakeGitHub, tmp_pat
     assert skipped
     assert f"{len(skipped)} jobs never ran" in result.out
     assert all(str(job_id) in result.out for job_id in skipped)
-    never_ran = {str(job_id) for job_id in skipped}
-    logs = [r.path_qs for r in fake.stats.requests_log if r.path_qs.endswith("/logs")]
-    asked = {path.split("/")[-2] for path in logs}
-    assert not never_ran & asked
+    assert not {int(job_id) for job_id in skipped} & logs_asked_for(fake)
 
 
 async def test_logs_follow_takes_one_run(fake: FakeGitHub, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from _support import file_sha256, quick_sleep, serve
+from _support import file_sha256, logs_asked_for, quick_sleep, serve
 
 from gh_jobs_async import (
     Client,
@@ -929,7 +929,4 @@ async def test_jobs_that_never_ran_are_not_asked_for(
     assert {j for j, r in results.items() if r.never_ran} == never
     assert all(results[j].status is LogStatus.NOT_AVAILABLE for j in never)
     assert all(results[j].status is LogStatus.DOWNLOADED for j in set(results) - never)
-    asked = {
-        r.path_qs.split("/")[-2] for r in fake.stats.requests_log if r.path_qs.endswith("/logs")
-    }
-    assert not {str(j) for j in never} & asked
+    assert not never & logs_asked_for(fake)

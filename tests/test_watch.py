@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import attrs
 import pytest
-from _support import file_sha256
+from _support import file_sha256, logs_asked_for
 
 from gh_jobs_async import (
     Change,
@@ -176,11 +176,8 @@ async def _follow(
             assert result.path is not None
             assert file_sha256(result.path) == fake.log_sha256(result.job_id)
             assert result.path.stat().st_size == fake.log_size(result.job_id)
-        never_ran = {str(s.job_id) for s in plan.values() if s.log_at is None}
-        asked = {
-            r.path_qs.split("/")[-2] for r in fake.stats.requests_log if r.path_qs.endswith("/logs")
-        }
-        assert not never_ran & asked  # jobs that never ran were reported without a request
+        never_ran = {s.job_id for s in plan.values() if s.log_at is None}
+        assert not never_ran & logs_asked_for(fake)  # reported without a request
         assert len({s.attempt for s in plan.values()}) == attempts
 
 
