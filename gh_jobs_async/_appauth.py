@@ -567,6 +567,13 @@ class InstallationAuth(_Renewing):
         if not isinstance(token, str) or not token or any(ch.isspace() for ch in token):
             raise ApiError("mint answered without a usable token", status=answer.status, url=url)
         expires_at = policy.parse_expires_at(_json_field(answer.body, "expires_at"))
+        if expires_at is None:  # never seen from GitHub; a token kept forever would 401
+            expires_at = received + self._app.clock_offset + policy.INSTALLATION_TOKEN_LIFETIME
+            logger.warning(
+                "the mint for %s answered without a readable expires_at: taken to last %.0f s",
+                self._label(),
+                policy.INSTALLATION_TOKEN_LIFETIME,
+            )
         self.mints += 1
         return token, expires_at, received
 

@@ -20,6 +20,7 @@ from typing import Literal
 import attrs
 
 __all__ = [
+    "INSTALLATION_TOKEN_LIFETIME",
     "shown_key_path",
     "shown_safely",
     "DEFAULT_MARGIN",
@@ -63,6 +64,8 @@ LAG_WINDOW = 5.0
 #: A ``Date`` more than this far from the local clock is a skew worth correcting (the header
 #: has whole seconds, and the answer took some time to arrive).
 SKEW_TOLERANCE = 2.0
+#: Seconds an installation token lasts (GitHub: one hour), when a mint answer does not say.
+INSTALLATION_TOKEN_LIFETIME = 3600.0
 #: A failed mint waits this long, doubling per failure, at most ``MINT_BACKOFF_CAP``.
 MINT_BACKOFF_BASE = 0.5
 MINT_BACKOFF_CAP = 30.0

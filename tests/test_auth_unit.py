@@ -708,3 +708,23 @@ async def test_a_refusal_for_good_is_kept_a_minute_then_asked_again(pkcs1: str) 
     assert credential is not None
     assert credential.token == "tok-1"
     assert len(transport.sent) == 2
+
+
+async def test_a_mint_without_expires_at_is_taken_to_last_an_hour(
+    pkcs1: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A mint answer whose expires_at is missing: a WARNING, and the token is renewed as an
+    hour's token would be (never kept forever)."""
+    clock = Clock()
+
+    def handle(method: str, url: str, body: object, token: str | None) -> Answer:
+        return Answer(201, {}, json.dumps({"token": "tok-x"}).encode(), url)
+
+    inst = installation_of(pkcs1)
+    with caplog.at_level("WARNING", logger="gh_jobs_async"):
+        credential = await inst.obtain(Scripted(handle, clock), f"{API}/x")
+    assert credential is not None
+    assert credential.schedule.expires_at == START + 3600
+    assert credential.schedule.refresh_at == START + 3300
+    assert "without a readable expires_at" in caplog.text
+    assert "tok-x" not in caplog.text
