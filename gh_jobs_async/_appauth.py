@@ -429,7 +429,7 @@ class InstallationAuth(_Renewing):
         """What a failed lookup or mint raises; a refusal for good is kept."""
         if policy.mint_refused_for_good(exc.status, exc.message):
             self._final = UnauthorizedError(
-                f"{self._label()}: {exc.message} (deleted, suspended or uninstalled?)",
+                f"{self._label()}: {exc.message} ({policy.refusal_hint(exc.status)})",
                 status=exc.status,
                 method=exc.method,
                 url=exc.url,

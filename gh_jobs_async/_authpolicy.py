@@ -20,6 +20,7 @@ from typing import Literal
 import attrs
 
 __all__ = [
+    "refusal_hint",
     "INSTALLATION_TOKEN_LIFETIME",
     "shown_key_path",
     "shown_safely",
@@ -264,6 +265,15 @@ def mint_refused_for_good(status: int, message: str) -> bool:
     """Whether a mint refusal will not change by asking again: an unknown installation (404),
     a rejected request (422), a suspended installation (403 ``... suspended``)."""
     return status in {404, 422} or (status == 403 and bool(_SUSPENDED_RE.search(message)))
+
+
+def refusal_hint(status: int) -> str:
+    """What a refusal for good most likely means, for its error message."""
+    if status == 422:
+        return "repositories= or permissions= beyond what the installation was granted?"
+    if status == 403:
+        return "suspended?"
+    return "deleted, suspended or uninstalled?"
 
 
 # --------------------------------------------------------------------------- refusals

@@ -728,3 +728,15 @@ async def test_a_mint_without_expires_at_is_taken_to_last_an_hour(
     assert credential.schedule.refresh_at == START + 3300
     assert "without a readable expires_at" in caplog.text
     assert "tok-x" not in caplog.text
+
+
+async def test_a_422_mint_points_at_the_narrowing_not_at_an_uninstall(pkcs1: str) -> None:
+    """A 422 (repositories/permissions the installation lacks) says so in the error."""
+    clock = Clock()
+    transport = Scripted(
+        refusing(422, "There is at least one repository that does not exist"), clock
+    )
+    inst = installation_of(pkcs1, repositories=["nope"])
+    with pytest.raises(UnauthorizedError, match="permissions=") as info:
+        await inst.obtain(transport, f"{API}/x")
+    assert "uninstalled" not in str(info.value)

@@ -272,3 +272,9 @@ def test_a_due_token_is_still_usable_until_a_fifth_of_the_margin_before_expiry()
     assert short.still_usable(1.89)
     assert not short.still_usable(1.9)
     assert policy.schedule(0.0, None).still_usable(1e12)
+
+
+def test_a_refusal_for_good_is_explained_by_its_status() -> None:
+    assert "permissions=" in policy.refusal_hint(422)
+    assert "suspended" in policy.refusal_hint(403)
+    assert "uninstalled" in policy.refusal_hint(404)
