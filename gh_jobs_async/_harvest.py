@@ -66,6 +66,7 @@ from .exceptions import (
     RateLimitStoreError,
     TransportError,
     UnauthorizedError,
+    first_leaf,
 )
 from .models import HarvestSummary, Job, JobUpdate, LogEvent, LogResult, LogStatus
 
@@ -343,7 +344,7 @@ class LogBatch(AsyncIterator[LogResult]):
         try:
             await self._run_pool()
         except BaseExceptionGroup as group:
-            raise _first(group) from None
+            raise first_leaf(group) from None
         finally:
             self._results.put_nowait(_DONE)
 
@@ -443,14 +444,6 @@ async def _uncancellable(awaitable: Awaitable[None]) -> None:
     while not task.done():
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(task)
-
-
-def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The first leaf exception of a (possibly nested) exception group."""
-    error: BaseException = group
-    while isinstance(error, BaseExceptionGroup):
-        error = error.exceptions[0]
-    return error
 
 
 async def summarize(

@@ -37,7 +37,7 @@ from ._created import (
     probe_per_page,
 )
 from ._session import Session
-from .exceptions import ValidationFailedError
+from .exceptions import ValidationFailedError, first_leaf
 from .models import RunsPage, WorkflowRun, decode_runs_page
 
 logger = logging.getLogger(__name__)
@@ -63,10 +63,7 @@ async def _all(coroutines: Sequence[Coroutine[Any, Any, _T]]) -> list[_T]:
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(coroutine) for coroutine in coroutines]
     except BaseExceptionGroup as errors:
-        error: BaseException = errors
-        while isinstance(error, BaseExceptionGroup):
-            error = error.exceptions[0]
-        raise error from None
+        raise first_leaf(errors) from None
     return [task.result() for task in tasks]
 
 

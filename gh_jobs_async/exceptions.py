@@ -340,3 +340,12 @@ class SecondaryRateLimitError(RateLimitError):
 
 class ServerError(ApiError):
     """5xx from GitHub, after the retries were spent."""
+
+
+def first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first leaf exception of a (possibly nested) exception group: what a task group
+    of the library raises to its caller, rather than the group (not public)."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
