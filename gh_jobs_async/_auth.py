@@ -295,9 +295,7 @@ class _Renewing(Auth):
             # shield: a caller cancelled mid-renewal must not cancel it for the others
             return await asyncio.shield(flight)
         except Exception as exc:
-            if current is None or current is not self._current or not _transient(exc):
-                raise
-            if not current.schedule.still_usable(clock()):
+            if current is None or not self._keeps(current, exc, clock()):
                 raise
             return current
 
@@ -329,18 +327,26 @@ class _Renewing(Auth):
         self._renew_failures += 1
         now = clock()
         current = self._current
-        usable = current is previous and current is not None and current.schedule.still_usable(now)
-        if not (usable and current is not None and _transient(error)):
+        if current is None or current is not previous or not self._keeps(current, error, now):
             self._quiet_until = 0.0
-        else:
-            self._quiet_until = now + policy.mint_backoff(self._renew_failures)
-            logger.warning(
-                "renewing the credential of %s failed (%s); the current one, still valid, "
-                "stays in use; renewal tried again in %.1f s",
-                current.budget_key,
-                type(error).__name__,
-                self._quiet_until - now,
-            )
+            return
+        self._quiet_until = now + policy.mint_backoff(self._renew_failures)
+        logger.warning(
+            "renewing the credential of %s failed (%s); the current one, still valid, "
+            "stays in use; renewal tried again in %.1f s",
+            current.budget_key,
+            type(error).__name__,
+            self._quiet_until - now,
+        )
+
+    def _keeps(self, credential: Credential, error: BaseException, now: float) -> bool:
+        """Whether ``credential``, still the current one and usable at ``now``, is sent on
+        while its renewal failed with ``error`` for a passing reason."""
+        return (
+            credential is self._current
+            and _transient(error)
+            and credential.schedule.still_usable(now)
+        )
 
     @abc.abstractmethod
     async def _renew(self, transport: Transport) -> Credential:

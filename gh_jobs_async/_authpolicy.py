@@ -20,18 +20,15 @@ from typing import Literal
 import attrs
 
 __all__ = [
-    "refusal_hint",
-    "INSTALLATION_TOKEN_LIFETIME",
-    "shown_key_path",
-    "shown_safely",
     "DEFAULT_MARGIN",
+    "INSTALLATION_TOKEN_LIFETIME",
     "JWT_BACKDATE",
     "JWT_LIFETIME",
     "JWT_REUSE_MARGIN",
-    "LAG_WINDOW",
-    "SKEW_TOLERANCE",
     "JwtClaims",
+    "LAG_WINDOW",
     "Reaction",
+    "SKEW_TOLERANCE",
     "TokenSchedule",
     "auth_refusal",
     "fingerprint",
@@ -46,9 +43,12 @@ __all__ = [
     "parse_http_date",
     "react_to_jwt_refusal",
     "react_to_refusal",
+    "refusal_hint",
     "refused_claim",
     "renewal_margin",
     "schedule",
+    "shown_key_path",
+    "shown_safely",
 ]
 
 #: GitHub advises an ``iat`` 60 s in the past, to tolerate clock drift.
